@@ -1,0 +1,84 @@
+# tfkit: train -> export (SavedModel) -> convert (TFLite, TF.js) -> serve (TF Serving contract) -> call.
+# Quick start:  make export serve   |   make test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ARTIFACTS ?= artifacts
+TEST_ARTIFACTS ?= test-artifacts/export
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+TFKIT := $(VENV)/bin/tfkit
+INSTALL_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+# The exact flags the serving container uses (serving/Dockerfile, k8s): `make serve` runs the same list,
+# with the container's /models mapped onto $(ARTIFACTS)/models.
+SERVE_FLAGS := --port=8500 --rest_api_port=8501 \
+	--model_config_file=serving/models.config \
+	--model_config_file_poll_wait_seconds=60 \
+	--enable_batching=true --batching_parameters_file=serving/batching.config \
+	--monitoring_config_file=serving/monitoring.config \
+	--enable_grpc_healthcheck_service=true
+
+.PHONY: help install lock export serve serve-docker test test-fast check clean tensorboard bench demo k8s-render
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@echo "  variables: ARTIFACTS=$(ARTIFACTS)"
+
+install: $(INSTALL_STAMP) $(NODE_STAMP) ## create .venv (from requirements.lock) and node_modules (npm ci); no-op when up to date
+
+$(INSTALL_STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lock: ## re-resolve dependencies and rewrite requirements.lock
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	(echo "# Lock file: exact versions of every package in .venv (pip freeze of pyproject's deps + [dev])."; \
+	 echo "# Regenerate: make lock"; $(VENV)/bin/pip freeze --exclude-editable | grep -vi '^tfkit') > requirements.lock
+
+export: install ## generate data, train both models, export SavedModels, convert to TFLite/TF.js, prove parity
+	$(PY) -m export.pipeline --artifacts $(ARTIFACTS)
+
+serve: install ## serve $(ARTIFACTS)/models on gRPC :8500 and REST :8501 (tfkit serve, TF Serving's flags)
+	$(TFKIT) serve $(SERVE_FLAGS) --tfkit_path_map=/models=$(abspath $(ARTIFACTS))/models
+
+serve-docker: ## build serving/Dockerfile and run the real tensorflow/serving image (needs a Docker engine)
+	docker build -f serving/Dockerfile -t tfkit-serving:local --build-arg MODELS=$(ARTIFACTS)/models .
+	docker run --rm -p 8500:8500 -p 8501:8501 tfkit-serving:local
+
+test: install ## run every test (exports fresh artifacts into $(TEST_ARTIFACTS) first)
+	rm -rf $(TEST_ARTIFACTS)
+	$(PY) -m export.pipeline --artifacts $(TEST_ARTIFACTS)
+	TFKIT_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests
+
+test-fast: install ## unit tests only (no exported artifacts, no live servers)
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+check: install ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+tensorboard: install ## open TensorBoard on the training logs under $(ARTIFACTS)/train
+	$(VENV)/bin/tensorboard --logdir $(ARTIFACTS)/train --bind_all
+
+bench: install ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
+	$(TFKIT) bench --artifacts $(ARTIFACTS) --out bench/results
+
+demo: install ## browser demo on localhost (TF.js bundle + tfkit serve with CORS)
+	$(PY) -m web.serve_demo --artifacts $(ARTIFACTS)
+
+k8s-render: install ## render every kustomize overlay into k8s/rendered/
+	$(PY) -m k8s.render --out k8s/rendered
+
+clean: ## remove generated artifacts (keeps .venv and node_modules)
+	rm -rf $(ARTIFACTS) test-artifacts k8s/rendered .mypy_cache .ruff_cache .pytest_cache

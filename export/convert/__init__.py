@@ -1,0 +1,1 @@
+"""SavedModel -> TFLite / TF.js conversion with parity checks (`tfkit convert`, part of `make export`)."""

@@ -1,0 +1,78 @@
+"""Typed settings for data generation, training and export, built once by the CLI and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+FEATURE_LEN = 121
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """The synthetic CTR data set (`tfkit data generate`)."""
+
+    out_dir: Path
+    n_train: int = 48_000
+    n_eval: int = 12_000
+    n_users: int = 50
+    n_articles: int = 100
+    shards: int = 4
+    feature_len: int = FEATURE_LEN
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """Importing click logs (`tfkit data import`) from CSV or Parquet."""
+
+    inputs: tuple[Path, ...]
+    out_dir: Path
+    shards: int = 4
+    eval_fraction: float = 0.2
+    feature_len: int = FEATURE_LEN
+    delimiter: str = ""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LinearSettings:
+    """The seed's linear regression (`tfkit train linear`)."""
+
+    model_dir: Path
+    max_steps: int = 1000
+    learning_rate: float = 0.01
+    seed: int = 0
+    n_samples: int = 100
+    log_every: int = 1
+    checkpoint_every: int = 100
+
+
+@dataclass(frozen=True)
+class CtrSettings:
+    """The wide-and-deep CTR model (`tfkit train ctr`)."""
+
+    data_dir: Path
+    model_dir: Path
+    epochs: int = 3
+    batch_size: int = 256
+    learning_rate: float = 0.005
+    user_buckets: int = 1000
+    article_buckets: int = 1000
+    embedding_dim: int = 8
+    hidden: tuple[int, ...] = (32, 16)
+    l2: float = 3e-3
+    seed: int = 0
+    skip_bad: bool = False
+    feature_len: int = FEATURE_LEN
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Publishing a trained model as a TF Serving version (`tfkit export`)."""
+
+    artifacts: Path
+    model: str
+    model_dir: Path
+    version: int | None = None
+    warmup_rows: int = 8

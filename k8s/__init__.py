@@ -1,0 +1,1 @@
+"""Kubernetes manifests (kustomize base, overlays, components) serving the kit's models with TF Serving."""

@@ -46,6 +46,18 @@ def load_config(model_dir: Path) -> CtrSettings:
     return CtrSettings(**raw)
 
 
+def restore_checkpoint(checkpoint: Any, path: str, model_dir: Path) -> None:
+    """Restore every variable of `checkpoint` from `path`, or say clearly that the layouts differ."""
+    try:
+        checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ValueError(
+            f"{path} was written by a different CTR model layout ({reason}); "
+            f"train into a fresh model dir or delete {model_dir}"
+        ) from None
+
+
 def restore_model(model_dir: Path) -> Any:
     """Rebuild the trained CTR module from its latest checkpoint."""
     import tensorflow as tf
@@ -54,7 +66,7 @@ def restore_model(model_dir: Path) -> Any:
     latest = tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
     if latest is None:
         raise FileNotFoundError(f"no checkpoint under {model_dir / 'checkpoints'}")
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    restore_checkpoint(tf.train.Checkpoint(model=model), latest, model_dir)
     return model
 
 
@@ -67,7 +79,7 @@ def _normalization(files: list[Path], settings: CtrSettings) -> tuple[np.ndarray
         if sum(len(r) for r in rows) >= 8192:
             break
     sample = np.concatenate(rows)
-    return sample.mean(axis=0), 1.0 / np.maximum(sample.std(axis=0), 1e-3)
+    return sample.mean(axis=0), 1.0 / np.maximum(sample.std(axis=0), settings.std_floor)
 
 
 def evaluate(model: Any, files: list[Path], settings: CtrSettings) -> tuple[float, float]:
@@ -95,7 +107,6 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
     train_files = split_files(settings.data_dir, "train")
     eval_files = split_files(settings.data_dir, "eval")
     settings.model_dir.mkdir(parents=True, exist_ok=True)
-    save_config(settings)
 
     model = build_model(settings)
     params = list(model.trainable_variables)
@@ -105,12 +116,13 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(checkpoint, str(settings.model_dir / "checkpoints"), max_to_keep=5)
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint)
+        restore_checkpoint(checkpoint, manager.latest_checkpoint, settings.model_dir)
         log(f"ctr: resumed from {manager.latest_checkpoint} (epoch {int(epoch.numpy())})")
     else:
         mean, scale = _normalization(train_files, settings)
         model.feature_mean.assign(mean)
         model.feature_scale.assign(scale)
+    save_config(settings)  # after a successful resume: the config always matches the checkpoints
 
     spec = (
         {
@@ -128,7 +140,7 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
             loss = tf.reduce_mean(
                 tf.nn.sigmoid_cross_entropy_with_logits(labels=label[:, None], logits=logits)
             )
-            total = loss + settings.l2 * model.l2_penalty()
+            total = loss + settings.l2 * model.penalty(features["user_id"], features["article_id"])
         grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, params)]
         optimizer.apply(grads, params)
         return loss
@@ -155,6 +167,7 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
                 losses.append(loss)
                 tf.summary.scalar("loss", loss, step=optimizer.step)
             epoch.assign_add(1)
+            model.snap_to_int8_grid()  # evaluated, checkpointed and exported as snapped (see ctr_model)
             auc, logloss = evaluate(model, eval_files, settings)
             step = int(optimizer.step.numpy())
             tf.summary.scalar("eval/auc", auc, step=step)

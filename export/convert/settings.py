@@ -8,13 +8,12 @@ from pathlib import Path
 TFLITE_VARIANTS: tuple[str, ...] = ("float32", "dynamic", "float16", "int8")
 TFJS_VARIANTS: tuple[str, ...] = ("float32", "float16", "uint8")
 
-# Absolute max-|Δ| gates per (target, variant) versus the SavedModel (converters.md §2.3).
-# dynamic is 2e-3, not 1e-3: TFLite's dynamic-range FULLY_CONNECTED quantizes its float input per row at
-# run time (hybrid kernel); on the CTR model (137 -> 32 first layer, inputs of ~unit scale) that alone
-# measures 1.06e-3..1.6e-3 on real rows, with no converter option to keep the activations float.
+# Absolute max-|Δ| gates per (target, variant) versus the SavedModel (converters.md §2.3, the gates).
+# The CTR model keeps dynamic-range well inside 1e-3 by design (export/ctr_model.py): its embedding tables
+# sit on the int8 grid and its dense layers read one bounded, standardized input group each.
 DEFAULT_GATES: dict[tuple[str, str], float] = {
     ("tflite", "float32"): 1e-5,
-    ("tflite", "dynamic"): 2e-3,
+    ("tflite", "dynamic"): 1e-3,
     ("tflite", "float16"): 1e-3,
     ("tflite", "int8"): 0.02,
     ("tfjs", "float32"): 1e-5,

@@ -1,0 +1,195 @@
+"""Load generation for the serving benchmark: wrk (REST) and h2load (gRPC), always separate processes.
+
+Both tools run against a `tfkit serve` subprocess started here; results are parsed into `LoadResult`
+(throughput, latency percentiles, failures). wrk reports percentiles itself (`--latency`); h2load writes
+one line per request (`--log-file`), from which the percentiles are computed exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One load run: requests per second and latency percentiles in milliseconds."""
+
+    tool: str
+    connections: int
+    seconds: float
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    grpc_port: int
+    rest_port: int
+    log: Path
+
+
+@contextlib.contextmanager
+def serving(
+    artifacts: Path, *extra: str, models: tuple[str, ...] = ("linear", "ctr")
+) -> Iterator[ServerProcess]:
+    """`tfkit serve` with the kit's config over `artifacts`, ready (every model AVAILABLE) on entry."""
+    import requests
+
+    grpc_port, rest_port = free_port(), free_port()
+    log = Path(tempfile.mkstemp(prefix="tfkit-bench-serve-", suffix=".log")[1])
+    argv = [
+        sys.executable, "-m", "export.tfkit", "serve", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+        "--model_config_file=serving/models.config",
+        "--monitoring_config_file=serving/monitoring.config",
+        f"--tfkit_path_map=/models={artifacts.resolve() / 'models'}",
+        *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = ServerProcess(proc, grpc_port, rest_port, log)
+    try:
+        deadline = time.monotonic() + 300
+        pending = list(models)
+        while pending:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"tfkit serve did not become ready:\n{log.read_text(errors='replace')}")
+            with contextlib.suppress(requests.RequestException):
+                doc = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/{pending[0]}", timeout=2).json()
+                if any(v["state"] == "AVAILABLE" for v in doc.get("model_version_status", [])):
+                    pending.pop(0)
+                    continue
+            time.sleep(0.1)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def failed_requests(server: ServerProcess) -> int:
+    """Failed requests the server counted (its Prometheus request_count): h2load cannot see gRPC status.
+
+    CANCELLED is left out: h2load resets the streams still in flight when its duration ends.
+    """
+    import requests
+
+    text = requests.get(f"http://127.0.0.1:{server.rest_port}/monitoring/prometheus/metrics", timeout=30).text
+    pattern = r'^:tensorflow:serving:request_count\{model_name="[^"]*",status="(\w+)"\} ([\d.e+]+)$'
+    counts = re.findall(pattern, text, re.M)
+    return sum(int(float(n)) for status, n in counts if status not in ("OK", "CANCELLED"))
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed (apt-get install {name})")
+    return path
+
+
+def _to_ms(value: str, unit: str) -> float:
+    return float(value) * _UNITS[unit]
+
+
+def parse_wrk(text: str, connections: int, seconds: float) -> LoadResult:
+    """wrk --latency output -> LoadResult (non-2xx responses and socket errors count as failures)."""
+    percentiles = {
+        m[0]: _to_ms(m[1], m[2]) for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    }
+    total = re.search(r"(\d+) requests in", text)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if total is None or rps is None or "50" not in percentiles:
+        raise RuntimeError(f"could not parse wrk output:\n{text}")
+    failures = int(non_2xx.group(1)) if non_2xx else 0
+    failures += sum(int(g) for g in errors.groups()) if errors else 0
+    return LoadResult(
+        "wrk", connections, seconds, int(total.group(1)), failures, float(rps.group(1)),
+        percentiles["50"], percentiles.get("99", float("nan")),
+    )  # fmt: skip
+
+
+def run_wrk(url: str, body: bytes, connections: int, seconds: float, work: Path) -> LoadResult:
+    """POST `body` to `url` from `connections` keep-alive connections for `seconds`."""
+    body_file = work / "wrk-body.json"
+    body_file.write_bytes(body)
+    script = work / "wrk-post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = io.open("{body_file}", "rb"):read("*a")\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    threads = max(1, min(2, connections))
+    argv = [require_tool("wrk"), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+            "--timeout", "10s", "-s", str(script), url]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    return parse_wrk(done.stdout, connections, seconds)
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """One gRPC length-prefixed message (uncompressed)."""
+    return b"\x00" + struct.pack(">I", len(message)) + message
+
+
+def run_h2load(
+    target: str, method: str, message: bytes, connections: int, seconds: float, work: Path
+) -> LoadResult:
+    """Unary gRPC calls (one stream per connection at a time) with h2load; percentiles from its log."""
+    payload = work / "h2load-payload.bin"
+    payload.write_bytes(grpc_frame(message))
+    log = work / f"h2load-{connections}.log"
+    log.unlink(missing_ok=True)  # h2load appends to an existing log
+    argv = [require_tool("h2load"), f"--duration={seconds:g}", "--warm-up-time=1", f"-c{connections}", "-m1",
+            "-t1", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", str(payload),
+            f"--log-file={log}", f"http://{target}{method}"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    rows = np.loadtxt(log, dtype=np.int64, ndmin=2) if log.stat().st_size else np.zeros((0, 3), np.int64)
+    ok = rows[:, 1] == 200 if len(rows) else np.zeros(0, bool)
+    latencies_ms = rows[ok, 2] / 1000.0 if len(rows) else np.zeros(0)
+    failed = re.search(r"(\d+) failed, (\d+) errored, (\d+) timeout", done.stdout)
+    rate = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", done.stdout)
+    if rate is None:
+        raise RuntimeError(f"could not parse h2load output:\n{done.stdout}")
+    failures = int(len(rows) - ok.sum()) + (sum(int(g) for g in failed.groups()) if failed else 0)
+    return LoadResult(
+        "h2load", connections, seconds, int(ok.sum()), failures, float(rate.group(1)),
+        float(np.percentile(latencies_ms, 50)) if len(latencies_ms) else float("nan"),
+        float(np.percentile(latencies_ms, 99)) if len(latencies_ms) else float("nan"),
+    )  # fmt: skip

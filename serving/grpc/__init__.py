@@ -1,0 +1,1 @@
+"""gRPC adapter: TensorProto codec, PredictionService / ModelService servicers, health service."""

@@ -31,9 +31,13 @@ CHROMIUM_ARGS = [
 KNOWN_WARNINGS = ("This model execution did not contain any nodes with control flow",)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session (never downloaded: the system browser)."""
+    """One headless Chromium for the browser tests (never downloaded: the system browser).
+
+    Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, which would make every later `asyncio.run()` in the suite fail.
+    """
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
     try:

@@ -1,0 +1,70 @@
+"""Contract-suite fixtures: the two endpoints (see targets.py), clients on them, in-process references."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.contract.reference import Reference
+from tests.contract.targets import (
+    Endpoint,
+    build_pair_models,
+    docker_endpoint,
+    external_endpoint,
+    pair_config,
+)
+from tests.support.server import LiveServer, running_server
+
+
+@pytest.fixture(scope="session")
+def endpoints(
+    request: pytest.FixtureRequest, artifacts: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Endpoint]]:
+    """{"main": ..., "extra": ...} for the target chosen by the environment (targets.py)."""
+    external = external_endpoint()
+    if external is not None:
+        yield {"main": external, "extra": external}
+        return
+    if os.environ.get("TFSERVING_TARGET") == "docker":
+        with docker_endpoint(artifacts, tmp_path_factory.mktemp("docker")) as endpoint:
+            yield {"main": endpoint, "extra": endpoint}
+        return
+    live: LiveServer = request.getfixturevalue("live_server")
+    work = build_pair_models(artifacts, tmp_path_factory.mktemp("pair"))
+    (work / "pair.config").write_text(pair_config("/models"))
+    flags = [
+        f"--model_config_file={work / 'pair.config'}",
+        f"--tfkit_path_map=/models={work}",
+        "--enable_batching=true",
+        "--batching_parameters_file=serving/batching.config",
+    ]
+    with running_server(flags, wait_models=["pair"]) as extra:
+        yield {
+            "main": Endpoint(live.rest_url, live.grpc_target, "tfkit"),
+            "extra": Endpoint(extra.rest_url, extra.grpc_target, "tfkit"),
+        }
+
+
+@pytest.fixture(scope="session")
+def clients_by_name(endpoints: dict[str, Endpoint]) -> Iterator[dict[tuple[str, str], Any]]:
+    """(server, transport) -> client; transports: rest (auto format), rest-columnar, grpc."""
+    from clients.grpc import GrpcClient
+    from clients.rest import RestClient
+
+    made: dict[tuple[str, str], Any] = {}
+    for server, endpoint in endpoints.items():
+        made[(server, "rest")] = RestClient(endpoint.rest_url, timeout=60)
+        made[(server, "rest-columnar")] = RestClient(endpoint.rest_url, timeout=60, request_format="columnar")
+        made[(server, "grpc")] = GrpcClient(endpoint.grpc_target, timeout=60)
+    yield made
+    for client in made.values():
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def reference(artifacts: Path) -> Reference:
+    return Reference(artifacts)

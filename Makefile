@@ -23,10 +23,10 @@ SERVE_FLAGS := --port=8500 --rest_api_port=8501 \
 	--monitoring_config_file=serving/monitoring.config \
 	--enable_grpc_healthcheck_service=true
 
-.PHONY: help install lock export serve serve-docker test test-fast check clean tensorboard bench demo k8s-render
+.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench demo k8s-render models-image
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-21s\033[0m %s\n", $$1, $$2}'
 	@echo "  variables: ARTIFACTS=$(ARTIFACTS)"
 
 install: $(INSTALL_STAMP) $(NODE_STAMP) ## create .venv (from requirements.lock) and node_modules (npm ci); no-op when up to date
@@ -51,6 +51,10 @@ export: install ## generate data, train both models, export SavedModels, convert
 serve: install ## serve $(ARTIFACTS)/models on gRPC :8500 and REST :8501 (tfkit serve, TF Serving's flags)
 	$(TFKIT) serve $(SERVE_FLAGS) --tfkit_path_map=/models=$(abspath $(ARTIFACTS))/models
 
+MODELS_TAG ?= 1
+models-image: ## build the models-only image the k8s init container copies from (one tag per model release)
+	docker build -f serving/Dockerfile.models --build-arg MODELS=$(ARTIFACTS)/models -t tfkit-models:$(MODELS_TAG) .
+
 serve-docker: ## build serving/Dockerfile and run the real tensorflow/serving image (needs a Docker engine)
 	docker build -f serving/Dockerfile -t tfkit-serving:local --build-arg MODELS=$(ARTIFACTS)/models .
 	docker run --rm -p 8500:8500 -p 8501:8501 tfkit-serving:local
@@ -59,6 +63,12 @@ test: install ## run every test (exports fresh artifacts into $(TEST_ARTIFACTS) 
 	rm -rf $(TEST_ARTIFACTS)
 	$(PY) -m export.pipeline --artifacts $(TEST_ARTIFACTS)
 	TFKIT_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests
+
+test-contract: install ## contract suite against tfkit serve over $(ARTIFACTS) (TFSERVING_REST_URL/_GRPC_TARGET: any server)
+	TFKIT_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests/contract
+
+test-contract-docker: install ## contract suite against the real tensorflow/serving:2.19.0 (needs a Docker engine)
+	TFSERVING_TARGET=docker TFKIT_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests/contract
 
 test-fast: install ## unit tests only (no exported artifacts, no live servers)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit

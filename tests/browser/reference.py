@@ -9,16 +9,7 @@ from typing import Any
 
 import numpy as np
 
-# Absolute max-|Δ| gates vs the SavedModel (converters.md §2.3), used when the manifest records none.
-DEFAULT_GATES: dict[tuple[str, str], float] = {
-    ("tflite", "float32"): 1e-5,
-    ("tflite", "dynamic"): 1e-3,
-    ("tflite", "float16"): 1e-3,
-    ("tflite", "int8"): 0.02,
-    ("tfjs", "float32"): 1e-5,
-    ("tfjs", "float16"): 1e-3,
-    ("tfjs", "uint8"): 5e-3,
-}
+from export.convert.settings import DEFAULT_GATES  # used when the manifest records no gate
 
 
 def manifest(artifacts: Path) -> dict[str, Any]:

@@ -79,8 +79,12 @@ class LiveServer:
         return int(self.process.returncode)
 
 
-def start_server(flags: Sequence[str], wait_models: Sequence[str] = (), timeout: float = 180.0,
-                 env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    flags: Sequence[str],
+    wait_models: Sequence[str] = (),
+    timeout: float = 180.0,
+    env: dict[str, str] | None = None,
+) -> LiveServer:
     """Start `tfkit serve <flags> --port=P --rest_api_port=Q` and wait for `wait_models`."""
     grpc_port, rest_port = free_port(), free_port()
     log = Path(tempfile.mkstemp(prefix="tfkit-serve-", suffix=".log")[1])
@@ -99,8 +103,12 @@ def start_server(flags: Sequence[str], wait_models: Sequence[str] = (), timeout:
 
 
 @contextlib.contextmanager
-def running_server(flags: Sequence[str], wait_models: Sequence[str] = (), timeout: float = 180.0,
-                   env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+def running_server(
+    flags: Sequence[str],
+    wait_models: Sequence[str] = (),
+    timeout: float = 180.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[LiveServer]:
     server = start_server(flags, wait_models, timeout, env)
     try:
         yield server

@@ -6,6 +6,7 @@ Registration imports only argparse-level code: TensorFlow and friends load insid
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse argv, run the chosen subcommand (each sets `run`), return its exit code."""
+    # TensorFlow's C++ INFO/WARNING lines drown the kit's own output; users can still set their own level.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     code: int = args.run(args)

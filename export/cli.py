@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,7 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _quiet_tf() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def run_train_linear(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from export.linear import train_linear
 
     settings = LinearSettings(
@@ -51,7 +45,6 @@ def run_train_linear(args: argparse.Namespace) -> int:
 
 
 def run_train_ctr(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from export.ctr_train import train_ctr
     from export.reader import BadRecordError
 
@@ -78,7 +71,6 @@ def run_train_ctr(args: argparse.Namespace) -> int:
 
 
 def run_data_generate(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from export.synthetic import generate
 
     settings = GenerateSettings(
@@ -99,7 +91,6 @@ def run_data_generate(args: argparse.Namespace) -> int:
 
 
 def run_data_import(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from export.importer import BadInputError, import_logs
 
     settings = ImportSettings(
@@ -119,7 +110,6 @@ def run_data_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from export.exporter import export_model
 
     settings = ExportSettings(

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from serving.launcher import running_server
+
 ROW_COUNTS = (1, 1000)
 ITERATIONS = {1: 300, 1000: 100}
 WARMUP = 5
@@ -45,51 +41,15 @@ PAIRS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(process: subprocess.Popen[bytes], log: IO[bytes], rest_url: str) -> None:
-    from clients.rest import RestClient
-
-    deadline = time.monotonic() + 300
-    with RestClient(rest_url) as client:
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"tfkit serve exited: {log.read().decode(errors='replace')[-2000:]}")
-            with contextlib.suppress(Exception):
-                client.wait_until_available("ctr", timeout=2)
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError("tfkit serve did not make ctr AVAILABLE within 300 s")
-
-
 @contextlib.contextmanager
 def serving(artifacts: Path) -> Iterator[tuple[str, str]]:
     """`tfkit serve` over the artifacts (no batching: the bench measures per-call client work)."""
-    grpc_port, rest_port = _free_port(), _free_port()
-    argv = [
-        sys.executable, "-m", "export.tfkit", "serve", "--model_config_file=serving/models.config",
-        f"--tfkit_path_map=/models={artifacts.resolve() / 'models'}", f"--port={grpc_port}",
-        f"--rest_api_port={rest_port}",
-    ]  # fmt: skip
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            rest_url = f"http://127.0.0.1:{rest_port}"
-            _wait_ready(process, log, rest_url)
-            yield rest_url, f"127.0.0.1:{grpc_port}"
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    flags = [
+        "--model_config_file=serving/models.config",
+        f"--tfkit_path_map=/models={artifacts.resolve() / 'models'}",
+    ]
+    with running_server(flags, wait_models=["ctr"], timeout=300) as server:
+        yield server.rest_url, server.grpc_target
 
 
 def _rest_raw(rest_url: str, rows: dict[str, np.ndarray], columnar: bool) -> Callable[[], Any]:

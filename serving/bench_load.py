@@ -8,16 +8,10 @@ one line per request (`--log-file`), from which the percentiles are computed exa
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
-import socket
 import struct
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from serving.launcher import LiveServer, running_server
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -46,64 +41,22 @@ class LoadResult:
         return asdict(self)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[bytes]
-    grpc_port: int
-    rest_port: int
-    log: Path
-
-
 @contextlib.contextmanager
 def serving(
     artifacts: Path, *extra: str, models: tuple[str, ...] = ("linear", "ctr")
-) -> Iterator[ServerProcess]:
+) -> Iterator[LiveServer]:
     """`tfkit serve` with the kit's config over `artifacts`, ready (every model AVAILABLE) on entry."""
-    import requests
-
-    grpc_port, rest_port = free_port(), free_port()
-    log = Path(tempfile.mkstemp(prefix="tfkit-bench-serve-", suffix=".log")[1])
-    argv = [
-        sys.executable, "-m", "export.tfkit", "serve", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+    flags = [
         "--model_config_file=serving/models.config",
         "--monitoring_config_file=serving/monitoring.config",
         f"--tfkit_path_map=/models={artifacts.resolve() / 'models'}",
         *extra,
-    ]  # fmt: skip
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = ServerProcess(proc, grpc_port, rest_port, log)
-    try:
-        deadline = time.monotonic() + 300
-        pending = list(models)
-        while pending:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"tfkit serve did not become ready:\n{log.read_text(errors='replace')}")
-            with contextlib.suppress(requests.RequestException):
-                doc = requests.get(f"http://127.0.0.1:{rest_port}/v1/models/{pending[0]}", timeout=2).json()
-                if any(v["state"] == "AVAILABLE" for v in doc.get("model_version_status", [])):
-                    pending.pop(0)
-                    continue
-            time.sleep(0.1)
+    ]
+    with running_server(flags, wait_models=models, timeout=300) as server:
         yield server
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
-def failed_requests(server: ServerProcess) -> int:
+def failed_requests(server: LiveServer) -> int:
     """Failed requests the server counted (its Prometheus request_count): h2load cannot see gRPC status.
 
     CANCELLED is left out: h2load resets the streams still in flight when its duration ends.

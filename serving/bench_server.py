@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.bench_load import LoadResult, ServerProcess, failed_requests, run_h2load, run_wrk, serving
+from serving.bench_load import LoadResult, failed_requests, run_h2load, run_wrk, serving
+from serving.launcher import LiveServer
 
 CONCURRENCY = (1, 8, 32, 128)
 SEQUENTIAL_SECONDS = 5.0
@@ -58,7 +59,7 @@ def _grpc_message(model: str, inputs: dict[str, np.ndarray]) -> bytes:
     return request.SerializeToString()
 
 
-def _check_grpc(server: ServerProcess, message: bytes) -> None:
+def _check_grpc(server: LiveServer, message: bytes) -> None:
     """h2load sees HTTP 200 even when gRPC fails: prove the payload succeeds once first."""
     import grpc
 
@@ -105,14 +106,14 @@ def in_process_latency(
     }
 
 
-def _grpc_load(server: ServerProcess, message: bytes, clients: int, seconds: float, work: Path) -> LoadResult:
+def _grpc_load(server: LiveServer, message: bytes, clients: int, seconds: float, work: Path) -> LoadResult:
     """h2load run whose failures include the gRPC errors the server counted meanwhile."""
     before = failed_requests(server)
     result = run_h2load(f"127.0.0.1:{server.grpc_port}", PREDICT_METHOD, message, clients, seconds, work)
     return dataclasses.replace(result, failures=result.failures + failed_requests(server) - before)
 
 
-def _sequential(artifacts: Path, server: ServerProcess, work: Path) -> dict[str, Any]:
+def _sequential(artifacts: Path, server: LiveServer, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for model in ("linear", "ctr"):
         inputs = _inputs(model, artifacts)
@@ -132,7 +133,7 @@ def _sequential(artifacts: Path, server: ServerProcess, work: Path) -> dict[str,
     return results
 
 
-def _sweep(artifacts: Path, server: ServerProcess, work: Path) -> dict[str, list[dict[str, Any]]]:
+def _sweep(artifacts: Path, server: LiveServer, work: Path) -> dict[str, list[dict[str, Any]]]:
     inputs = _inputs("ctr", artifacts)
     body, message = _rest_body(inputs), _grpc_message("ctr", inputs)
     url = f"http://127.0.0.1:{server.rest_port}/v1/models/ctr:predict"

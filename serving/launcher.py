@@ -82,19 +82,33 @@ class LiveServer:
         return int(self.process.returncode)
 
 
+def serve_argv(flags: Sequence[str], grpc_port: int, rest_port: int) -> list[str]:
+    """The child's command line: `tfkit serve <flags> --port=P --rest_api_port=Q`."""
+    return [*TFKIT, "serve", *flags, f"--port={grpc_port}", f"--rest_api_port={rest_port}"]
+
+
 def start_server(
     flags: Sequence[str],
     wait_models: Sequence[str] = (),
     timeout: float = 180.0,
     env: dict[str, str] | None = None,
+    ports: tuple[int, int] | None = None,
 ) -> LiveServer:
-    """Start `tfkit serve <flags> --port=P --rest_api_port=Q` and wait for `wait_models`."""
-    grpc_port, rest_port = free_port(), free_port()
+    """Start `tfkit serve` on `ports` (gRPC, REST; free ones by default) and wait for `wait_models`.
+
+    The child's output goes to a temporary log file (`LiveServer.log_path`).
+    """
+    grpc_port, rest_port = ports or (free_port(), free_port())
     log = Path(tempfile.mkstemp(prefix="tfkit-serve-", suffix=".log")[1])
-    argv = [*TFKIT, "serve", *flags, f"--port={grpc_port}", f"--rest_api_port={rest_port}"]
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    full_env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, **(env or {})}
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=full_env)
+        proc = subprocess.Popen(
+            serve_argv(flags, grpc_port, rest_port),
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
     server = LiveServer(proc, grpc_port, rest_port, log)
     try:
         for model in wait_models:
@@ -111,8 +125,9 @@ def running_server(
     wait_models: Sequence[str] = (),
     timeout: float = 180.0,
     env: dict[str, str] | None = None,
+    ports: tuple[int, int] | None = None,
 ) -> Iterator[LiveServer]:
-    server = start_server(flags, wait_models, timeout, env)
+    server = start_server(flags, wait_models, timeout, env, ports)
     try:
         yield server
     finally:

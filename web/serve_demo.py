@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from web.demo_app import REPO, SiteContent, check_content, create_app, sample_rows
+from serving.launcher import free_port, running_server
+from web.demo_app import SiteContent, check_content, create_app, sample_rows
 
 MODELS = ("linear", "ctr")
 
@@ -88,74 +83,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def tfkit_serve_argv(settings: DemoSettings, grpc_port: int, rest_port: int) -> list[str]:
-    """`tfkit serve` with the kit's serving flags, CORS on, /models mapped onto the artifacts."""
+def tfkit_serve_flags(settings: DemoSettings) -> list[str]:
+    """The kit's serving flags with CORS on and /models mapped onto the artifacts."""
     return [
-        sys.executable, "-m", "export.tfkit", "serve",
         "--model_config_file=serving/models.config",
         "--monitoring_config_file=serving/monitoring.config",
         "--enable_grpc_healthcheck_service=true",
         "--rest_api_enable_cors_support=true",
         f"--tfkit_path_map=/models={settings.artifacts / 'models'}",
-        f"--port={grpc_port}",
-        f"--rest_api_port={rest_port}",
-    ]  # fmt: skip
-
-
-def model_available(url: str, model: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/v1/models/{model}", timeout=5) as response:
-            status = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-    return any(v.get("state") == "AVAILABLE" for v in status.get("model_version_status", []))
-
-
-def wait_until_available(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(MODELS)
-    while pending:
-        if process.poll() is not None:
-            raise RuntimeError(f"tfkit serve exited with code {process.returncode} before loading {pending}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"tfkit serve at {url}: {pending} not AVAILABLE after {timeout:.0f}s")
-        if model_available(url, pending[0]):
-            pending.pop(0)
-        else:
-            time.sleep(0.2)
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    ]
 
 
 @contextlib.contextmanager
 def tfkit_server(settings: DemoSettings) -> Iterator[str]:
     """Run `tfkit serve` (CORS on) for the demo's lifetime; yield its REST URL once both models load."""
-    grpc_port = settings.grpc_port or free_port(settings.host)
-    rest_port = settings.rest_port or free_port(settings.host)
-    url = f"http://127.0.0.1:{rest_port}"
-    argv = tfkit_serve_argv(settings, grpc_port, rest_port)
-    print(f"starting tfkit serve (REST {url}, gRPC :{grpc_port}) ...", flush=True)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    process = subprocess.Popen(argv, cwd=REPO, env=env)
-    try:
-        wait_until_available(process, url, settings.server_timeout)
-        yield url
-    finally:
-        stop(process)
+    ports = (settings.grpc_port or free_port(), settings.rest_port or free_port())
+    print(f"starting tfkit serve (REST http://127.0.0.1:{ports[1]}, gRPC :{ports[0]}) ...", flush=True)
+    with running_server(tfkit_serve_flags(settings), MODELS, settings.server_timeout, ports=ports) as server:
+        print(f"tfkit serve log: {server.log_path}", flush=True)
+        yield server.rest_url
 
 
 def run_page_server(settings: DemoSettings, content: SiteContent) -> None:

@@ -17,7 +17,7 @@ from clients import DeadlineExceeded, ResourceExhausted, RestClient, RetryPolicy
 from clients.errors import ConnectionFailed, Unavailable
 from clients.retry import NO_RETRY
 from export.tfkit import main as tfkit
-from tests.support.server import REPO, TFKIT, LiveServer, free_port, running_server
+from tests.support.server import REPO, LiveServer, free_port, running_server, start_server
 
 
 @pytest.fixture(scope="module")
@@ -113,18 +113,8 @@ class CountingPolicy(RetryPolicy):
 
 
 def _start_on(ports: tuple[int, int], config: Path, models: Path) -> LiveServer:
-    log = config.with_suffix(f".{len(CountingPolicy.seen)}.log")
-    argv = [
-        *TFKIT,
-        "serve",
-        f"--model_config_file={config}",
-        f"--tfkit_path_map=/models={models}",
-        f"--port={ports[0]}",
-        f"--rest_api_port={ports[1]}",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    return LiveServer(process, ports[0], ports[1], log)
+    """Start (without waiting for readiness) on fixed ports, so a restart reuses the clients' addresses."""
+    return start_server([f"--model_config_file={config}", f"--tfkit_path_map=/models={models}"], ports=ports)
 
 
 def test_retries_ride_over_a_server_restart(artifacts: Path, tmp_path: Path) -> None:

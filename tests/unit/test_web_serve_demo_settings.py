@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from serving.launcher import serve_argv
 from tests.browser.demo_site import unavailable
-from web.serve_demo import DemoSettings, bind, parse_settings, tfkit_serve_argv
+from web.serve_demo import DemoSettings, bind, parse_settings, tfkit_serve_flags
 
 
 def test_defaults_start_a_server(tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ def test_bad_arguments_exit_with_a_message(
 
 
 def test_started_server_has_cors_on_and_the_kit_flags(tmp_path: Path) -> None:
-    argv = tfkit_serve_argv(DemoSettings(artifacts=tmp_path), grpc_port=9000, rest_port=9001)
+    argv = serve_argv(tfkit_serve_flags(DemoSettings(artifacts=tmp_path)), grpc_port=9000, rest_port=9001)
     assert argv[1:4] == ["-m", "export.tfkit", "serve"]
     assert "--rest_api_enable_cors_support=true" in argv
     assert f"--tfkit_path_map=/models={tmp_path / 'models'}" in argv

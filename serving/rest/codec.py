@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.rest.jsonio import debug_string, dumps_text, encode_body, is_b64_object, nest, parse_json
+from serving.rest.debugtext import debug_string
+from serving.rest.jsonio import dumps_text, encode_body, is_b64_object, nest, parse_json
 from serving.rest.tensors import (
     DType,
     array_of,

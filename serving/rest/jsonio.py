@@ -20,16 +20,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import ijson
 import numpy as np
 import orjson
 
 from serving.status import InvalidArgument
 
-# rapidjson nests without recursion; orjson and Python's json stop near 1024 levels, so deeper documents
-# get a clean 400 instead (a tensor has at most 254 dimensions anyway).
+# rapidjson parses iteratively (any depth); orjson and Python's json stop near 1024 levels, so a deeper
+# document is built from ijson's (yajl, C) event stream with an explicit stack instead.
 MAX_JSON_DEPTH = 1024
-# JSON values quoted in error messages are cut like upstream's kMaxJsonDebugStringBytes.
-MAX_DEBUG_CHARS = 256
 
 _INF = float("inf")
 _MAX_SCAN_CHARS = 1 << 20
@@ -105,6 +104,41 @@ def _slow_parse(body: bytes) -> Any:
     return value
 
 
+def _deep_parse(body: bytes, pos: int) -> Any:
+    """A document nested deeper than MAX_JSON_DEPTH, built without recursion; bytes after the first
+    value are ignored. yajl knows neither NaN/Infinity nor integers beyond 64 bits: such a deep
+    document (or a malformed one) gets the depth error."""
+    stack: list[Any] = []
+    keys: list[Any] = []
+    try:
+        for event, value in ijson.basic_parse(body, use_float=True):
+            if event == "map_key":
+                keys[-1] = value
+                continue
+            if event in ("end_map", "end_array"):
+                done = stack.pop()
+                keys.pop()
+                if not stack:
+                    return done
+                continue
+            if event in ("start_map", "start_array"):
+                value = {} if event == "start_map" else []
+            if stack:
+                parent = stack[-1]
+                if type(parent) is list:
+                    parent.append(value)
+                else:
+                    parent[keys[-1]] = value
+            if event in ("start_map", "start_array"):
+                stack.append(value)
+                keys.append(None)
+            elif not stack:
+                return value
+    except ijson.JSONError:
+        pass
+    raise _depth_error(pos)
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a request body the way TF Serving's rapidjson setup does (see module docstring)."""
     if not body:
@@ -113,7 +147,7 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as err:
         if "depth limit" in err.msg:
-            raise _depth_error(err.pos) from None
+            return _deep_parse(body, err.pos)
         if "infinity when parsed as double" in err.msg:
             raise parse_error("Number too big to be stored in double.", err.pos) from None
     return _slow_parse(body)
@@ -122,15 +156,6 @@ def parse_json(body: bytes) -> Any:
 def dumps_text(value: Any) -> str:
     """Compact JSON text of any parsed value (NaN/Infinity tokens, raw UTF-8, lone surrogates kept)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def debug_string(value: Any) -> str:
-    """JsonValueToString: the value as JSON, cut at MAX_DEBUG_CHARS (floats written like outputs)."""
-    if isinstance(value, float):
-        text = float_texts(np.array([value], dtype=np.float64))[0]
-    else:
-        text = dumps_text(value)
-    return text if len(text) <= MAX_DEBUG_CHARS else text[:MAX_DEBUG_CHARS] + "..."
 
 
 def json_type_name(value: Any) -> str:

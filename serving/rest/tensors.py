@@ -11,16 +11,15 @@ None and the caller falls back to the reference, which then yields the exact err
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from serving.rest.debugtext import debug_string
 from serving.rest.jsonio import (
     b64_text,
-    debug_string,
     float_texts,
     is_b64_object,
     json_type_name,
@@ -29,8 +28,12 @@ from serving.rest.jsonio import (
 from serving.status import InvalidArgument, ServingError, Unimplemented
 
 Kind = Literal["float", "int", "bool", "string", "unsupported"]
-_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# absl's data characters with whitespace among them, then padding (`=` or `.`) with whitespace among it.
+_B64 = re.compile(r"([A-Za-z0-9+/ \t\n\v\f\r]*)((?:[=.][=. \t\n\v\f\r]*)?)")
+_SPACE = re.compile(r"[ \t\n\v\f\r]+")
 _I32 = (-(2**31), 2**31 - 1)
+# numpy holds at most 64 dimensions (TF allows 254): a deeper JSON tensor value is refused up front.
+MAX_RANK = 64
 
 
 @dataclass(frozen=True)
@@ -75,17 +78,28 @@ def _type_error(value: Any, dt: DType) -> InvalidArgument:
     )
 
 
+def absl_base64_unescape(text: str) -> bytes | None:
+    """absl::Base64Unescape: standard alphabet, ASCII whitespace anywhere is skipped, then optional
+    `=`/`.` padding (none, or exactly what the data length needs); None when that fails."""
+    match = _B64.fullmatch(text)
+    if match is None:
+        return None
+    data = _SPACE.sub("", match.group(1))
+    padding = _SPACE.sub("", match.group(2))
+    left = len(data) % 4
+    if left == 1 or (padding and len(padding) != (4 - left) % 4):
+        return None
+    return base64.b64decode(data + "=" * (-len(data) % 4))
+
+
 def decode_b64_object(value: Any) -> bytes:
-    """`{"b64": "..."}` -> bytes (standard alphabet; padding optional as with absl::Base64Unescape)."""
+    """`{"b64": "..."}` -> bytes, decoded as absl::Base64Unescape does."""
     if not is_b64_object(value):
         raise InvalidArgument(f"JSON Value: {debug_string(value)} not formatted correctly for base64 data")
-    text = value["b64"]
-    if not _B64.fullmatch(text):
+    decoded = absl_base64_unescape(value["b64"])
+    if decoded is None:
         raise InvalidArgument("Unable to base64 decode")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidArgument("Unable to base64 decode") from None
+    return decoded
 
 
 def _leaf(value: Any, dt: DType) -> Any:
@@ -117,10 +131,18 @@ def _leaf(value: Any, dt: DType) -> Any:
     raise _type_error(value, dt)
 
 
+def _too_deep() -> InvalidArgument:
+    return InvalidArgument(
+        f"JSON Parse error: Document nested too deeply (limit {MAX_RANK} levels in a tensor value)."
+    )
+
+
 def dense_shape(value: Any) -> list[int]:
     """Shape implied by the first element at each nesting level (GetDenseTensorShape)."""
     shape: list[int] = []
     while type(value) is list:
+        if len(shape) == MAX_RANK:
+            raise _too_deep()
         shape.append(len(value))
         if not value:
             break
@@ -159,6 +181,8 @@ def leaves(value: Any, dt: DType) -> tuple[list[Any], list[int]]:
 
 def array_of(values: list[Any], dt: DType, shape: list[int]) -> np.ndarray:
     """Build the numpy tensor from converted leaf values."""
+    if len(shape) > MAX_RANK:
+        raise _too_deep()
     if dt.kind == "string":
         arr = np.empty(len(values), dtype=object)
         arr[:] = values

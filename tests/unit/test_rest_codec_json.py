@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from serving.rest.debugtext import MAX_DEBUG_BYTES, debug_string
 from serving.rest.jsonio import (
-    MAX_DEBUG_CHARS,
-    debug_string,
     error_body,
     float_texts,
     nest,
@@ -70,9 +69,13 @@ def test_parse_errors_use_rapidjson_texts(body: bytes, message: str) -> None:
 
 
 @pytest.mark.parametrize("depth", [2000, 200_000])
-def test_deep_nesting_is_a_clean_error(depth: int) -> None:
-    with pytest.raises(InvalidArgument, match="nested too deeply"):
-        parse_json(b'{"a":' + b"[" * depth + b"]" * depth + b"}")
+def test_deep_nesting_parses_like_rapidjson(depth: int) -> None:
+    doc = parse_json(b'{"a":' + b"[" * depth + b'"x"' + b"]" * depth + b', "b": 1} trailing')
+    assert doc["b"] == 1
+    inner = doc["a"]
+    for _ in range(depth - 1):
+        (inner,) = inner
+    assert inner == ["x"]
 
 
 def test_deep_nesting_with_non_finite_tokens_is_a_clean_error() -> None:
@@ -129,11 +132,22 @@ def test_nest_shapes() -> None:
     assert nest([], (2, 0), 1) == ["[[],[]]"]
 
 
-def test_debug_string_is_cut() -> None:
-    text = debug_string(["x" * 1000])
-    assert len(text) == MAX_DEBUG_CHARS + 3 and text.endswith("...")
+def test_debug_string_is_rapidjson_pretty_and_cut_without_marker() -> None:
+    # One value may run past the limit; the next event is refused (JsonWriterWithLimit).
+    assert debug_string(["x" * 1000, 1]) == '["' + "x" * 1000 + '"'
+    cut = debug_string(list(range(1000)))  # 255 bytes, then ", 66": the check comes before each value
+    assert cut.endswith(", 65, 66") and len(cut) == MAX_DEBUG_BYTES + 1
     assert debug_string(1.0) == "1.0"
-    assert debug_string({"b64": "aGk="}) == '{"b64":"aGk="}'
+    assert debug_string(1e-7) == "1e-7"
+    assert debug_string(1e21) == "1e21"
+    assert debug_string(123456.0) == "123456.0"
+    assert debug_string({"b64": "aGk="}) == '{\n    "b64": "aGk="\n}'
+    assert (
+        debug_string({"a": {"b": [1, {}]}, "c": []})
+        == '{\n    "a": {\n        "b": [1, {}]\n    },\n    "c": []\n}'
+    )
+    assert debug_string([1.5, float("nan"), 2]) == "[1.5, "  # the writer cannot write NaN: stops
+    assert debug_string({"s": 'q"\\\n\x01é'}) == '{\n    "s": "q\\"\\\\\\n\\u0001é"\n}'
 
 
 def test_error_body() -> None:

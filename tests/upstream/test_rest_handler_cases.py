@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,6 @@ import pytest
 from tests.support.server import LiveServer
 from tests.support.upstream_rest import LABEL, MISSING_LABEL, MODEL, call, handler_server
 
-TESTDATA = Path("/work/upstream/tensorflow_serving/servables/tensorflow/testdata")
 V1 = 123
 UINT64_MAX = 2**64 - 1
 
@@ -228,14 +226,62 @@ def test_http_rest_api_handler(server: LiveServer, case: Case) -> None:
         assert number_texts(reply.body) == number_texts(case.json)
 
 
+def _tensor(name: str, dtype: str, dims: tuple[int, ...] | None) -> dict[str, Any]:
+    shape: dict[str, Any] = {"dim": [], "unknown_rank": True}
+    if dims is not None:
+        shape = {"dim": [{"size": str(d), "name": ""} for d in dims], "unknown_rank": False}
+    return {"dtype": dtype, "tensor_shape": shape, "name": name}
+
+
+def _signature(
+    inputs: dict[str, Any], outputs: dict[str, Any], method: str = "tensorflow/serving/predict"
+) -> Any:
+    return {"inputs": inputs, "outputs": outputs, "method_name": method, "defaults": {}}
+
+
+def _examples_signature(key: str, output: str, call: int) -> Any:
+    inputs = {"inputs": _tensor(f"{key}_inputs:0", "DT_STRING", (-1,))}
+    return _signature(inputs, {output: _tensor(f"StatefulPartitionedCall_{call}:0", "DT_FLOAT", (-1, 1))})
+
+
+def _x2_signature(key: str, output: str, call: str) -> Any:
+    inputs = {"inputs": _tensor(f"{key}_inputs:0", "DT_FLOAT", (1,))}
+    return _signature(inputs, {output: _tensor(f"StatefulPartitionedCall{call}:0", "DT_FLOAT", (1,))})
+
+
+# servables/tensorflow/testdata/saved_model_half_plus_two_tf2_2_versions_metadata.json: the metadata of
+# upstream's TF2 half_plus_two (the kit's models are TF2). That file omits `"defaults": {}` on
+# `__saved_model_init_op` only; `always_print_primitive_fields` prints the empty map on every SignatureDef.
+TF2_METADATA = {
+    "model_spec": {"name": MODEL, "signature_name": "", "version": str(V1)},
+    "metadata": {
+        "signature_def": {
+            "signature_def": {
+                "regress_x_to_y": _examples_signature("regress_x_to_y", "outputs", 3),
+                "regress_x_to_y2": _examples_signature("regress_x_to_y2", "outputs", 4),
+                "classify_x_to_y": _examples_signature("classify_x_to_y", "scores", 1),
+                "serving_default": _signature(
+                    {"x": _tensor("serving_default_x:0", "DT_FLOAT", (1,))},
+                    {"y": _tensor("StatefulPartitionedCall_5:0", "DT_FLOAT", (1,))},
+                ),
+                "regress_x2_to_y3": _x2_signature("regress_x2_to_y3", "outputs", "_2"),
+                "classify_x2_to_y3": _x2_signature("classify_x2_to_y3", "scores", ""),
+                "__saved_model_init_op": _signature(
+                    {}, {"__saved_model_init_op": _tensor("NoOp", "DT_INVALID", None)}, ""
+                ),
+            }
+        }
+    },
+}
+
+
 def test_get_model_metadata(server: LiveServer) -> None:
     """http_rest_api_handler_test.cc HttpRestApiHandlerTest.GetModelMetadata.
 
     Upstream compares with `saved_model_half_plus_two_2_versions_metadata.json`, the metadata of its
-    graph-mode model; the kit's models are TF2 SavedModels, whose upstream counterpart is described by
-    `saved_model_half_plus_two_tf2_2_versions_metadata.json` (same testdata folder): compared with that.
+    graph-mode model; the kit's models are TF2 SavedModels, so the row compares with the metadata of
+    upstream's TF2 variant (TF2_METADATA).
     """
     reply = call(server, "GET", f"/v1/models/{MODEL}/metadata")
     assert (reply.status, reply.content_type) == (200, "application/json")
-    expected = json.loads((TESTDATA / "saved_model_half_plus_two_tf2_2_versions_metadata.json").read_text())
-    assert json.loads(reply.body) == expected
+    assert json.loads(reply.body) == TF2_METADATA

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from serving.rest.debugtext import debug_string
-from serving.rest.jsonio import dumps_text, encode_body, is_b64_object, nest, parse_json
+from serving.rest.jsonio import document, encode_body, is_b64_object, layout, parse_json, pretty_object
 from serving.rest.tensors import (
     DType,
     array_of,
@@ -211,19 +211,21 @@ def _rows(instances: list[Any], types: dict[str, DType]) -> dict[str, np.ndarray
 
 
 def predict_response(outputs: dict[str, np.ndarray], fmt: RequestFormat) -> bytes:
-    """Response JSON: row requests get `predictions`, columnar requests get `outputs`."""
+    """Response JSON: row requests get `predictions`, columnar requests get `outputs`.
+
+    Laid out byte for byte as MakeJsonFromTensors' PrettyWriter: row items on one line (`[1, 2]`),
+    columnar tensors one element per line.
+    """
     if not outputs:
         raise InvalidArgument("Cannot convert empty tensor map to JSON")
     if fmt is RequestFormat.ROW:
         return encode_body(_row_json(outputs))
-    if len(outputs) == 1:
-        ((alias, arr),) = outputs.items()
-        return encode_body('{"outputs":' + nest(element_texts(alias, arr), arr.shape, 1)[0] + "}")
-    parts = [
-        dumps_text(alias) + ":" + nest(element_texts(alias, arr), arr.shape, 1)[0]
+    level = 1 if len(outputs) == 1 else 2  # containers open around each tensor value
+    values = [
+        (alias, layout(element_texts(alias, arr, level + arr.ndim), arr.shape, 1, level, True)[0])
         for alias, arr in outputs.items()
     ]
-    return encode_body('{"outputs":{' + ",".join(parts) + "}}")
+    return encode_body(document("outputs", values[0][1] if len(values) == 1 else pretty_object(values, 1)))
 
 
 def _row_json(outputs: dict[str, np.ndarray]) -> str:
@@ -236,12 +238,15 @@ def _row_json(outputs: dict[str, np.ndarray]) -> str:
                 f"Tensor name: {alias} has inconsistent batch size: {arr.shape[0]} expecting: {batch}"
             )
         batch = arr.shape[0]
+    level = 2 if len(outputs) == 1 else 3  # containers open around each row's value
     rows = {
-        alias: nest(element_texts(alias, arr), arr.shape[1:], arr.shape[0]) for alias, arr in outputs.items()
+        alias: layout(element_texts(alias, arr, level + arr.ndim - 1), arr.shape[1:], batch, level, False)
+        for alias, arr in outputs.items()
     }
+    if not batch:
+        return document("predictions", "[]")
     if len(rows) == 1:
-        (only,) = rows.values()
-        return '{"predictions":[' + ",".join(only) + "]}"
-    keys = {alias: dumps_text(alias) + ":" for alias in rows}
-    objects = ["{" + ",".join(keys[a] + rows[a][i] for a in rows) + "}" for i in range(batch)]
-    return '{"predictions":[' + ",".join(objects) + "]}"
+        (items,) = rows.values()
+        return document("predictions", "[" + ", ".join(items) + "\n    ]")
+    objects = [pretty_object([(alias, texts[i]) for alias, texts in rows.items()], 2) for i in range(batch)]
+    return document("predictions", "[" + ",".join("\n        " + o for o in objects) + "\n    ]")

@@ -14,7 +14,7 @@ import numpy as np
 from tensorflow.core.example import example_pb2, feature_pb2
 
 from serving.rest.codec import JsonRequest, format_error
-from serving.rest.jsonio import encode_body, float_texts, json_type_name, string_text
+from serving.rest.jsonio import document, encode_body, float_texts, json_type_name, string_text
 from serving.rest.tensors import decode_b64_object
 from serving.status import InvalidArgument
 
@@ -117,19 +117,19 @@ def _scores(values: list[float]) -> list[str]:
 
 
 def classify_response(classifications: list[list[tuple[bytes, float]]]) -> bytes:
-    """`{"results": [[["<label>", <score>], ...], ...]}`, one inner list per example."""
+    """`{"results": [[["<label>", <score>], ...], ...]}`, one inner list per example (PrettyWriter layout)."""
     if not classifications:
         raise InvalidArgument("Cannot convert empty ClassificationResults to JSON")
     scores = iter(_scores([score for classes in classifications for _, score in classes]))
     rows = [
-        "[" + ",".join("[" + string_text(label) + "," + next(scores) + "]" for label, _ in classes) + "]"
+        "[" + ", ".join("[" + string_text(label) + ", " + next(scores) + "]" for label, _ in classes) + "]"
         for classes in classifications
     ]
-    return encode_body('{"results":[' + ",".join(rows) + "]}")
+    return encode_body(document("results", "[" + ", ".join(rows) + "\n    ]"))
 
 
 def regress_response(values: list[float]) -> bytes:
-    """`{"results": [<float>, ...]}`, one value per example."""
+    """`{"results": [<float>, ...]}`, one value per example (PrettyWriter layout)."""
     if not values:
         raise InvalidArgument("Cannot convert empty RegressionResults to JSON")
-    return encode_body('{"results":[' + ",".join(_scores(values)) + "]}")
+    return encode_body(document("results", "[" + ", ".join(_scores(values)) + "]"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,7 @@ import ijson
 import numpy as np
 import orjson
 
+from serving.rest.debugtext import string_token
 from serving.status import InvalidArgument
 
 # rapidjson parses iteratively (any depth); orjson and Python's json stop near 1024 levels, so a deeper
@@ -31,6 +33,7 @@ from serving.status import InvalidArgument
 MAX_JSON_DEPTH = 1024
 
 _INF = float("inf")
+_INDENT = "    "  # PrettyWriter's default indent
 _MAX_SCAN_CHARS = 1 << 20
 _SMALL = 16  # below this many values, per-value Python beats numpy's per-call overhead
 _INF_TOKENS = re.compile(r'("(?:[^"\\]|\\.)*")|(Inf(?:inity)?)')
@@ -153,11 +156,6 @@ def parse_json(body: bytes) -> Any:
     return _slow_parse(body)
 
 
-def dumps_text(value: Any) -> str:
-    """Compact JSON text of any parsed value (NaN/Infinity tokens, raw UTF-8, lone surrogates kept)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def json_type_name(value: Any) -> str:
     """rapidjson's type name of a parsed value, as used in `Type: <name>` errors."""
     if value is None:
@@ -223,32 +221,61 @@ def float_texts(flat: np.ndarray) -> list[str]:
 
 
 def string_text(value: bytes) -> str:
-    """A JSON string holding the raw bytes (not validated as UTF-8, as upstream)."""
+    """A JSON string holding the raw bytes (not validated as UTF-8, as upstream), escaped as rapidjson
+    escapes (`\\u001F`: upper-case hex where orjson writes lower case)."""
     try:
-        return orjson.dumps(value.decode("utf-8")).decode("utf-8")
+        text = orjson.dumps(value.decode("utf-8")).decode("utf-8")
     except (UnicodeDecodeError, orjson.JSONEncodeError):
-        return json.dumps(value.decode("utf-8", "surrogateescape"), ensure_ascii=False)
+        return string_token(value.decode("utf-8", "surrogateescape"))
+    return text if "\\u00" not in text else string_token(value.decode("utf-8"))
 
 
-def b64_text(value: bytes) -> str:
-    return '{"b64":"' + base64.b64encode(value).decode("ascii") + '"}'
+def b64_text(value: bytes, level: int) -> str:
+    """`{"b64": ...}` as rapidjson's PrettyWriter writes an object opened inside `level` containers."""
+    encoded = base64.b64encode(value).decode("ascii")
+    return "{\n" + _INDENT * (level + 1) + '"b64": "' + encoded + '"\n' + _INDENT * level + "}"
 
 
-def nest(texts: Sequence[str], dims: Sequence[int], count: int) -> list[str]:
-    """Group flat element texts (C order) into `count` nested JSON arrays of shape `dims` (bottom-up).
+def _array(items: list[str], level: int, multiline: bool) -> str:
+    if not items:
+        return "[]"
+    if not multiline:
+        return "[" + ", ".join(items) + "]"
+    inner = "\n" + _INDENT * (level + 1)
+    return "[" + inner + ("," + inner).join(items) + "\n" + _INDENT * level + "]"
+
+
+def layout(texts: Sequence[str], dims: Sequence[int], count: int, level: int, multiline: bool) -> list[str]:
+    """Group flat element texts (C order) into `count` nested arrays of shape `dims`, bottom-up, laid out
+    as rapidjson's PrettyWriter does for values written inside `level` open containers: one line with
+    `, ` (kFormatSingleLineArray, row format) or one element per line indented 4 spaces per level.
 
     With `dims == shape[1:]` and `count == shape[0]` that is one text per row; with `dims == shape` and
     `count == 1` the single item is the whole tensor.
     """
-    if 0 in dims:
-        empty = "[]"
-        for d in reversed(dims[: list(dims).index(0)]):
-            empty = "[" + ",".join([empty] * d) + "]"
-        return [empty] * count
     items: list[str] = list(texts)
-    for d in reversed(dims):
-        items = ["[" + ",".join(items[j : j + d]) + "]" for j in range(0, len(items), d)]
+    for depth in reversed(range(len(dims))):
+        d = dims[depth]
+        if d == 0:
+            arrays = count * math.prod(dims[:depth])
+            items = ["[]"] * arrays
+        else:
+            items = [_array(items[j : j + d], level + depth, multiline) for j in range(0, len(items), d)]
     return items
+
+
+def pretty_object(members: list[tuple[str, str]], level: int) -> str:
+    """An object of already written values, opened inside `level` containers (PrettyWriter layout)."""
+    if not members:
+        return "{}"
+    inner = "\n" + _INDENT * (level + 1)
+    body = ",".join(inner + string_token(key) + ": " + value for key, value in members)
+    return "{" + body + "\n" + _INDENT * level + "}"
+
+
+def document(key: str, value: str) -> str:
+    """`{"<key>": <value>}` as TF Serving's PrettyWriter writes its one-member response documents."""
+    return "{\n" + _INDENT + string_token(key) + ": " + value + "\n}"
 
 
 def encode_body(text: str) -> bytes:
@@ -257,8 +284,5 @@ def encode_body(text: str) -> bytes:
 
 
 def error_body(message: str) -> bytes:
-    """`{"error": "<message>"}` (TF Serving's error document)."""
-    try:
-        return orjson.dumps({"error": message})
-    except orjson.JSONEncodeError:
-        return json.dumps({"error": message}).encode("ascii")
+    """`{"error": "<message>"}` as MakeJsonFromStatus writes it (PrettyWriter, rapidjson escapes)."""
+    return document("error", string_token(message)).encode("utf-8", "surrogatepass")

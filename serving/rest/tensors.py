@@ -241,8 +241,9 @@ def fast_tensor_from_json(value: Any, dt: DType, numbers_only: bool) -> np.ndarr
 _OUTPUT_TYPE_NAMES = {"float16": "half", "bfloat16": "bfloat16", "uint16": "uint16"}
 
 
-def element_texts(alias: str, arr: np.ndarray) -> list[str]:
-    """JSON text of every element (C order) of an output tensor, per json_tensor.cc's writer."""
+def element_texts(alias: str, arr: np.ndarray, b64_level: int = 0) -> list[str]:
+    """JSON text of every element (C order) of an output tensor, per json_tensor.cc's writer;
+    `{"b64": ...}` objects (aliases ending in `_bytes`) are laid out for `b64_level` open containers."""
     flat = arr.reshape(-1)
     kind, size = arr.dtype.kind, arr.dtype.itemsize
     if kind == "f" and size in (4, 8):
@@ -253,7 +254,9 @@ def element_texts(alias: str, arr: np.ndarray) -> list[str]:
         return ["true" if v else "false" for v in flat.tolist()]
     if kind in "OSU":
         raw = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat.tolist()]
-        return list(map(b64_text if alias.endswith("_bytes") else string_text, raw))
+        if alias.endswith("_bytes"):
+            return [b64_text(v, b64_level) for v in raw]
+        return list(map(string_text, raw))
     name = _OUTPUT_TYPE_NAMES.get(arr.dtype.name, arr.dtype.name)
     raise InvalidArgument(f"Failed to write JSON value for tensor type: {name}")
 

@@ -352,7 +352,7 @@ def test_non_finite_and_formatting_in_response() -> None:
     raw = predict_response(
         {"y": np.array([np.nan, np.inf, -np.inf, 9e6, 3e-5], np.float32)}, RequestFormat.ROW
     )
-    assert raw == b'{"predictions":[NaN,Infinity,-Infinity,9e+06,3e-05]}'
+    assert raw == b'{\n    "predictions": [NaN, Infinity, -Infinity, 9e+06, 3e-05\n    ]\n}'
 
 
 def test_bytes_suffix_outputs_are_base64() -> None:
@@ -367,7 +367,29 @@ def test_bytes_suffix_outputs_are_base64() -> None:
 
 def test_int_types_are_exact() -> None:
     raw = predict_response({"i": np.array([2**62, -1], np.int64)}, RequestFormat.COLUMNAR)
-    assert raw == b'{"outputs":[4611686018427387904,-1]}'
+    assert raw == b'{\n    "outputs": [\n        4611686018427387904,\n        -1\n    ]\n}'
+
+
+def test_responses_are_laid_out_as_rapidjson_pretty_writer() -> None:
+    """MakeJsonFromTensors writes with PrettyWriter: row items on one line, columnar one value per line,
+    objects (also `{"b64": ...}`) one member per line, 4 spaces per open container."""
+    outputs = {"a": np.array([[1], [2]], np.int32), "b_bytes": np.array([b"hi", b"yo"], dtype=object)}
+    row = predict_response(outputs, RequestFormat.ROW).decode()
+    item = (
+        '        {{\n            "a": [{}],\n'
+        '            "b_bytes": {{\n                "b64": "{}"\n            }}\n        }}'
+    )
+    items = item.format(1, "aGk=") + ",\n" + item.format(2, "eW8=")
+    assert row == '{\n    "predictions": [\n' + items + "\n    ]\n}"
+    columnar = predict_response(outputs, RequestFormat.COLUMNAR).decode()
+    b64 = '            {{\n                "b64": "{}"\n            }}'
+    assert columnar == (
+        '{\n    "outputs": {\n        "a": [\n            [\n                1\n            ],\n'
+        "            [\n                2\n            ]\n        ],\n"
+        '        "b_bytes": [\n' + b64.format("aGk=") + ",\n" + b64.format("eW8=") + "\n        ]\n    }\n}"
+    )
+    scalar = predict_response({"y": np.array(3, np.int32)}, RequestFormat.COLUMNAR)
+    assert scalar == b'{\n    "outputs": 3\n}'
 
 
 @pytest.mark.parametrize(

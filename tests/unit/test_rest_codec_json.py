@@ -12,7 +12,7 @@ from serving.rest.debugtext import MAX_DEBUG_BYTES, debug_string
 from serving.rest.jsonio import (
     error_body,
     float_texts,
-    nest,
+    layout,
     parse_json,
     string_text,
 )
@@ -125,11 +125,13 @@ def test_strings_keep_raw_bytes() -> None:
 
 def test_nest_shapes() -> None:
     texts = [str(i) for i in range(6)]
-    assert nest(texts, (2, 3), 1) == ["[[0,1,2],[3,4,5]]"]
-    assert nest(texts, (3,), 2) == ["[0,1,2]", "[3,4,5]"]
-    assert nest(texts, (), 6) == texts
-    assert nest([], (0,), 3) == ["[]", "[]", "[]"]
-    assert nest([], (2, 0), 1) == ["[[],[]]"]
+    assert layout(texts, (2, 3), 1, 2, False) == ["[[0, 1, 2], [3, 4, 5]]"]
+    assert layout(texts, (3,), 2, 2, False) == ["[0, 1, 2]", "[3, 4, 5]"]
+    assert layout(texts, (), 6, 2, False) == texts
+    assert layout([], (0,), 3, 2, False) == ["[]", "[]", "[]"]
+    assert layout([], (2, 0), 1, 2, False) == ["[[], []]"]
+    assert layout([], (2, 0), 1, 1, True) == ["[\n        [],\n        []\n    ]"]
+    assert layout(texts[:2], (2,), 1, 1, True) == ["[\n        0,\n        1\n    ]"]
 
 
 def test_debug_string_is_rapidjson_pretty_and_cut_without_marker() -> None:

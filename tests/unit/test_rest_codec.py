@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from serving.rest.codec import RequestFormat, parse_request_body, predict_inputs, predict_response
-from serving.rest.tensors import dtype_for, fast_tensor_from_json, tensor_from_json
+from serving.rest.tensors import absl_base64_unescape, dtype_for, fast_tensor_from_json, tensor_from_json
 from serving.status import Code, InvalidArgument, ServingError
 from serving.types import SignatureInfo, TensorInfo
 
@@ -271,6 +271,36 @@ def test_strings_and_b64() -> None:
 def test_b64_errors(value: Any, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         tensor_from_json([value], dtype_for("DT_STRING"))
+
+
+@pytest.mark.parametrize(
+    ("text", "decoded"),
+    [
+        ("aGVsbG8=", b"hello"),
+        ("aGVsbG8", b"hello"),  # padding is optional
+        ("aGVs\nbG8=\n", b"hello"),  # line-wrapped (MIME) base64: whitespace anywhere is skipped
+        (" aGVs bG8 = ", b"hello"),
+        ("aGVsbG8.", b"hello"),  # '.' pads like '='
+        ("aGVsbA==", b"hell"),
+        ("", b""),
+        ("aGVsbG8==", None),  # too much padding
+        ("aGVsbA=", None),  # too little padding
+        ("a", None),  # a lone sixth of a byte
+        ("aGk=aGk=", None),  # data after padding
+        ("a-_b", None),  # web-safe alphabet is not accepted
+    ],
+)
+def test_b64_follows_absl_base64_unescape(text: str, decoded: bytes | None) -> None:
+    assert absl_base64_unescape(text) == decoded
+
+
+def test_tensor_values_deeper_than_numpy_allows_are_a_clean_error() -> None:
+    deep: Any = 1.0
+    for _ in range(65):
+        deep = [deep]
+    with pytest.raises(InvalidArgument, match="nested too deeply"):
+        tensor_from_json(deep, dtype_for("DT_FLOAT"))
+    assert tensor_from_json(deep[0], dtype_for("DT_FLOAT")).ndim == 64
 
 
 # ---- fast path agrees with the reference ------------------------------------------------------------------

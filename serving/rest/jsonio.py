@@ -1,15 +1,17 @@
-"""TF Serving's JSON dialect: tolerant parsing, debug strings, and tensor values written as JSON text.
+"""TF Serving's JSON dialect: tolerant parsing, and tensor values and documents written as JSON text.
 
 Parsing follows rapidjson as tensorflow_model_server configures it: the tokens `NaN`, `Inf`, `Infinity`,
-`-Inf` and `-Infinity` are numbers, bytes after the top-level value are ignored, and errors read
-`JSON Parse error: <rapidjson text> at offset: <n>`. orjson parses the common case; a body it rejects
-(non-finite tokens, trailing bytes, or a real syntax error) goes through Python's `json` with the extra
-tokens rewritten, which also yields the rapidjson wording of real syntax errors.
+`-Inf` and `-Infinity` are numbers, bytes after the top-level value are ignored, any nesting depth parses,
+and errors read `JSON Parse error: <rapidjson text> at offset: <n>`. orjson parses the common case; a body
+it rejects (non-finite tokens, trailing bytes, or a real syntax error) goes through Python's `json` with
+the extra tokens rewritten, which also yields the rapidjson wording of real syntax errors; a body nested
+deeper than orjson allows is built from ijson's event stream.
 
 Writing follows `json_tensor.cc`: float/double as `%g` (6 digits) when that round-trips, else 9 / 17
 significant digits, with `.0` appended to plain integers-looking text; NaN/Infinity as bare tokens;
-strings as raw bytes (or `{"b64": ...}` for aliases ending in `_bytes`). Values are formatted with
-vectorised numpy work plus one C-level `map` per tensor, never a Python loop per nesting level.
+strings as raw bytes (or `{"b64": ...}` for aliases ending in `_bytes`); documents laid out as its
+rapidjson PrettyWriter does. Values are formatted with vectorised numpy work plus one C-level `map` per
+tensor, never a Python loop per nesting level.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf.json_format import MessageToDict
 
 from clients import _json
 from clients._base import ClientBase, apply_output_filter, input_dtypes
@@ -263,6 +262,8 @@ class GrpcClient(ClientBase):
     ) -> Metadata:
         """SignatureDefs of the served version (latest AVAILABLE unless version/label is given)."""
         check_spec(model, version, label)
+        from google.protobuf.json_format import MessageToDict
+
         m = messages()
         request = m.GetModelMetadataRequest(metadata_field=["signature_def"])
         fill_model_spec(request.model_spec, model, version, label)
@@ -282,6 +283,8 @@ class GrpcClient(ClientBase):
     ) -> list[VersionStatus]:
         """Every known version's state (descending), or one version's."""
         check_spec(model, version, None)
+        from google.protobuf.json_format import MessageToDict
+
         request = messages().GetModelStatusRequest()
         fill_model_spec(request.model_spec, model, version)
         response = self._rpc(self._status, request, self._resolve(timeout))

@@ -4,8 +4,9 @@
     client = RestClient("http://localhost:8501")      # or GrpcClient("localhost:8500")
     client.predict("linear", {"x": [[1.0]]})          # {"y": array([[1.5]], dtype=float32)}
 
-Names load lazily: `import clients` or `from clients import RestClient` never imports TensorFlow or grpc;
-only `GrpcClient` does (the tensorflow-serving-api protos import TensorFlow).
+Names load lazily: `import clients` loads neither requests nor grpc until a client is named. Neither
+client imports TensorFlow: `GrpcClient` builds TF Serving's messages from `clients.protos`, so the
+`tfkit-client` distribution (clients/pyproject.toml) needs only grpcio, protobuf, numpy, requests, orjson.
 """
 
 from __future__ import annotations

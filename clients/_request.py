@@ -13,26 +13,13 @@ import numpy as np
 
 from clients._types import Example, FeatureValue, Inputs, InputValue
 from clients.errors import InvalidArgument
+from serving.dtypes import numpy_dtypes
 
 Format = Literal["row", "columnar"]
 FeatureKind = Literal["float", "int64", "bytes"]
 
-# TF DataType enum name -> numpy dtype (object = numpy array of Python bytes).
-NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
-    "DT_FLOAT": np.dtype(np.float32),
-    "DT_DOUBLE": np.dtype(np.float64),
-    "DT_HALF": np.dtype(np.float16),
-    "DT_INT8": np.dtype(np.int8),
-    "DT_INT16": np.dtype(np.int16),
-    "DT_INT32": np.dtype(np.int32),
-    "DT_INT64": np.dtype(np.int64),
-    "DT_UINT8": np.dtype(np.uint8),
-    "DT_UINT16": np.dtype(np.uint16),
-    "DT_UINT32": np.dtype(np.uint32),
-    "DT_UINT64": np.dtype(np.uint64),
-    "DT_BOOL": np.dtype(np.bool_),
-    "DT_STRING": np.dtype(object),
-}
+# TF DataType enum name -> numpy dtype (object = numpy array of Python bytes), from the one dtype table.
+NUMPY_DTYPES: dict[str, np.dtype[Any]] = numpy_dtypes()
 
 
 def check_spec(model: str, version: int | None, label: str | None) -> None:

@@ -7,8 +7,8 @@ Tensors are built straight from numpy buffers (`serving.grpc.codec`: `tensor_con
 loops) and decoded from either encoding. numpy inputs keep their dtype; lists and scalars take the
 signature's dtype (metadata fetched once and cached). Message size limits default to 256 MiB both ways
 (gRPC's own 4 MiB receive default is the classic TF Serving failure). Errors: `clients.errors`, built from
-the status code and details in `_rpc`, the one mapping boundary. Importing this module loads the
-tensorflow-serving-api protos, which import TensorFlow; the REST client does not.
+the status code and details in `_rpc`, the one mapping boundary. Messages come from `clients.protos`
+(a private descriptor pool): this module needs grpcio, protobuf and numpy, never TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,27 +18,15 @@ from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf.json_format import MessageToDict
-from tensorflow.core.example import example_pb2
-from tensorflow_serving.apis import (
-    classification_pb2,
-    get_model_metadata_pb2,
-    get_model_status_pb2,
-    input_pb2,
-    model_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-    regression_pb2,
-)
 
 from clients import _json
 from clients._base import ClientBase, apply_output_filter, input_dtypes
 from clients._request import check_examples, check_spec, example_features, named_arrays
 from clients._types import USE_CLIENT_DEFAULT, Classifications, Example, Inputs, Metadata, Timeout
 from clients.errors import Code, ConnectionFailed, InvalidArgument, ServingError
+from clients.protos import MODEL_SERVICE, PREDICTION_SERVICE, messages
 from clients.retry import RetryPolicy
-from serving.grpc.codec import numpy_from_tensor_proto, tensor_proto_from_numpy
+from serving.grpc.codec import fill_tensor_proto, numpy_from_tensor_proto
 from serving.types import SignatureInfo, VersionStatus
 
 MiB = 1 << 20
@@ -46,19 +34,20 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * MiB
 _CONNECT_FAILURES = ("failed to connect", "connection refused", "connect failed", "dns resolution failed")
 
 
-def model_spec(
-    model: str, version: int | None = None, label: str | None = None, signature: str | None = None
-) -> model_pb2.ModelSpec:
-    spec = model_pb2.ModelSpec(name=model, signature_name=signature or "")
+def fill_model_spec(
+    spec: Any, model: str, version: int | None = None, label: str | None = None, signature: str | None = None
+) -> None:
+    """Fill a request's (empty) ModelSpec."""
+    spec.name = model
+    spec.signature_name = signature or ""
     if version is not None:
         spec.version.value = version
     elif label is not None:
         spec.version_label = label
-    return spec
 
 
-def example_proto(example: Example, where: str) -> example_pb2.Example:
-    proto = example_pb2.Example()
+def fill_example(proto: Any, example: Example, where: str) -> None:
+    """Fill an (empty) tf.train.Example from a dict of feature name -> value(s)."""
     for name, (kind, values) in example_features(example, where).items():
         feature = proto.features.feature[name]
         if kind == "float":
@@ -67,18 +56,24 @@ def example_proto(example: Example, where: str) -> example_pb2.Example:
             feature.int64_list.value.extend(values)
         else:
             feature.bytes_list.value.extend(values)
+
+
+def example_proto(example: Example, where: str) -> Any:
+    """A tf.train.Example message (the client's own class) for a dict example."""
+    proto = messages().Example()
+    fill_example(proto, example, where)
     return proto
 
 
-def input_proto(examples: Sequence[Example], context: Example | None) -> input_pb2.Input:
-    protos = [example_proto(e, f"example {i}") for i, e in enumerate(examples)]
+def fill_input(proto: Any, examples: Sequence[Example], context: Example | None) -> None:
+    """Fill a request's (empty) tensorflow.serving.Input: an ExampleList, or one with context."""
     if context is None:
-        return input_pb2.Input(example_list=input_pb2.ExampleList(examples=protos))
-    return input_pb2.Input(
-        example_list_with_context=input_pb2.ExampleListWithContext(
-            examples=protos, context=example_proto(context, "context")
-        )
-    )
+        target = proto.example_list.examples
+    else:
+        fill_example(proto.example_list_with_context.context, context, "context")
+        target = proto.example_list_with_context.examples
+    for i, example in enumerate(examples):
+        fill_example(target.add(), example, f"example {i}")
 
 
 def _writable(array: np.ndarray) -> np.ndarray:
@@ -123,8 +118,26 @@ class GrpcClient(ClientBase):
             if credentials is not None
             else grpc.insecure_channel(target, channel_options)
         )
-        self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
-        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        m = messages()
+        self._predict = self._method(PREDICTION_SERVICE + "Predict", m.PredictRequest, m.PredictResponse)
+        self._classify = self._method(
+            PREDICTION_SERVICE + "Classify", m.ClassificationRequest, m.ClassificationResponse
+        )
+        self._regress = self._method(
+            PREDICTION_SERVICE + "Regress", m.RegressionRequest, m.RegressionResponse
+        )
+        self._metadata = self._method(
+            PREDICTION_SERVICE + "GetModelMetadata", m.GetModelMetadataRequest, m.GetModelMetadataResponse
+        )
+        self._status = self._method(
+            MODEL_SERVICE + "GetModelStatus", m.GetModelStatusRequest, m.GetModelStatusResponse
+        )
+
+    def _method(self, path: str, request: Any, response: Any) -> Callable[..., Any]:
+        """A unary-unary callable of the channel (what a generated stub holds), with our messages."""
+        return self._channel.unary_unary(
+            path, request_serializer=request.SerializeToString, response_deserializer=response.FromString
+        )
 
     def __repr__(self) -> str:
         return f"GrpcClient({self.target!r}, timeout={self.timeout})"
@@ -161,12 +174,11 @@ class GrpcClient(ClientBase):
         arrays, named = named_arrays(inputs, input_dtypes(info))
         if not named:
             arrays = {self._single_alias(model, signature, info): arrays[""]}
-        request = predict_pb2.PredictRequest(
-            model_spec=model_spec(model, version, label, signature), output_filter=list(output_filter or ())
-        )
+        request = messages().PredictRequest(output_filter=list(output_filter or ()))
+        fill_model_spec(request.model_spec, model, version, label, signature)
         for alias, array in arrays.items():
-            request.inputs[alias].CopyFrom(tensor_proto_from_numpy(array))
-        response = self._rpc(self._predictions.Predict, request, seconds)
+            fill_tensor_proto(request.inputs[alias], array)
+        response = self._rpc(self._predict, request, seconds)
         outputs = {alias: _writable(numpy_from_tensor_proto(tp)) for alias, tp in response.outputs.items()}
         return apply_output_filter(outputs, output_filter) if output_filter else outputs
 
@@ -211,10 +223,10 @@ class GrpcClient(ClientBase):
         """Classify tf.Examples given as dicts; one list of (label, score) per example."""
         check_spec(model, version, label)
         check_examples(examples)
-        request = classification_pb2.ClassificationRequest(
-            model_spec=model_spec(model, version, label, signature), input=input_proto(examples, context)
-        )
-        response = self._rpc(self._predictions.Classify, request, self._resolve(timeout))
+        request = messages().ClassificationRequest()
+        fill_model_spec(request.model_spec, model, version, label, signature)
+        fill_input(request.input, examples, context)
+        response = self._rpc(self._classify, request, self._resolve(timeout))
         return [
             [(c.label, float(np.float32(c.score))) for c in one.classes]
             for one in response.result.classifications
@@ -234,10 +246,10 @@ class GrpcClient(ClientBase):
         """Regress tf.Examples given as dicts; float32 array with one value per example."""
         check_spec(model, version, label)
         check_examples(examples)
-        request = regression_pb2.RegressionRequest(
-            model_spec=model_spec(model, version, label, signature), input=input_proto(examples, context)
-        )
-        response = self._rpc(self._predictions.Regress, request, self._resolve(timeout))
+        request = messages().RegressionRequest()
+        fill_model_spec(request.model_spec, model, version, label, signature)
+        fill_input(request.input, examples, context)
+        response = self._rpc(self._regress, request, self._resolve(timeout))
         return np.asarray([r.value for r in response.result.regressions], dtype=np.float32)
 
     def metadata(
@@ -250,13 +262,16 @@ class GrpcClient(ClientBase):
     ) -> Metadata:
         """SignatureDefs of the served version (latest AVAILABLE unless version/label is given)."""
         check_spec(model, version, label)
-        request = get_model_metadata_pb2.GetModelMetadataRequest(
-            model_spec=model_spec(model, version, label), metadata_field=["signature_def"]
-        )
-        response = self._rpc(self._predictions.GetModelMetadata, request, self._resolve(timeout))
-        defs = get_model_metadata_pb2.SignatureDefMap()
-        if not response.metadata["signature_def"].Unpack(defs):
+        from google.protobuf.json_format import MessageToDict
+
+        m = messages()
+        request = m.GetModelMetadataRequest(metadata_field=["signature_def"])
+        fill_model_spec(request.model_spec, model, version, label)
+        response = self._rpc(self._metadata, request, self._resolve(timeout))
+        packed = response.metadata["signature_def"]
+        if packed.type_url.rpartition("/")[2] != m.SignatureDefMap.DESCRIPTOR.full_name:
             raise ServingError.from_code(Code.INTERNAL, "metadata['signature_def'] is not a SignatureDefMap")
+        defs = m.SignatureDefMap.FromString(packed.value)
         as_json = {
             "model_spec": {"name": response.model_spec.name, "version": response.model_spec.version.value},
             "metadata": {"signature_def": MessageToDict(defs, preserving_proto_field_name=True)},
@@ -268,8 +283,11 @@ class GrpcClient(ClientBase):
     ) -> list[VersionStatus]:
         """Every known version's state (descending), or one version's."""
         check_spec(model, version, None)
-        request = get_model_status_pb2.GetModelStatusRequest(model_spec=model_spec(model, version))
-        response = self._rpc(self._models.GetModelStatus, request, self._resolve(timeout))
+        from google.protobuf.json_format import MessageToDict
+
+        request = messages().GetModelStatusRequest()
+        fill_model_spec(request.model_spec, model, version)
+        response = self._rpc(self._status, request, self._resolve(timeout))
         as_json = MessageToDict(
             response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )

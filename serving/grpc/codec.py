@@ -1,199 +1,197 @@
 """TensorProto <-> numpy, both directions, without per-element Python loops for numeric tensors.
 
-Decoding accepts both encodings TF Serving and its clients use: `tensor_content` (raw little-endian
-buffer) and the typed repeated fields (`float_val`, `int64_val`, `half_val`, `string_val`, ...). As in
-TensorFlow's `Tensor::FromProto`, a typed field with fewer values than the shape needs is padded with its
-last value (one value broadcasts to the whole shape; none means zeros), and more values than the shape
-holds is an error. Bytes tensors are numpy object arrays of `bytes`.
+Duck-typed on the message's fields: it works on TensorFlow's `tensor_pb2.TensorProto` (the server) and on
+the TF-free client's messages alike, and imports neither TensorFlow nor protobuf. Every dtype fact comes
+from `serving.dtypes`.
+
+Decoding follows TensorFlow's `Tensor::FromProto` (tensorflow/core/framework/tensor.cc), which TF Serving
+runs on each input (`saved_model::GetInputValues`, answering "tensor parsing error: <alias>"):
+- the shape must be valid (TensorShape::IsValid): at most 254 dims, none negative, element count within
+  int64; `unknown_rank` is ignored, as TensorShape does;
+- the dtype must be a real type (not DT_INVALID, not an unknown number);
+- a tensor with no elements is valid whatever its values;
+- `tensor_content`, when not empty, must hold exactly count * itemsize bytes (strings: TF's varint-length
+  string list);
+- otherwise the typed field is read: more values than the shape holds are cut, fewer are padded with the
+  last one, none means zeros (FromProtoField); complex values are (real, imag) pairs; int_val / half_val
+  hold narrower types, truncated to their width as a C++ cast does.
+Sizes are checked before anything is allocated: a tensor larger than `MAX_TENSOR_BYTES` (what one gRPC
+message can carry at most) is refused, where TensorFlow would try to allocate it and fail only when the
+allocator does. Errors raise `TensorParseError` with the reason (logged, never sent to a client).
 
 Encoding writes numeric tensors as `tensor_content` (one buffer copy) unless `typed_fields=True`, which
 mirrors the upstream server's default output encoding. Both are decoded by every TF Serving client.
-
-Errors raise `TensorParseError` with the reason; the server turns it into INVALID_ARGUMENT
-`tensor parsing error: <alias>`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, types_pb2
 
-TensorProto = tensor_pb2.TensorProto
+from serving import dtypes
+from serving.dtypes import DType
 
-# DataType enum -> numpy dtype (little-endian, as TensorFlow lays out tensor_content).
-_NUMPY_FOR_DTYPE: dict[int, np.dtype[Any]] = {
-    types_pb2.DT_FLOAT: np.dtype("<f4"),
-    types_pb2.DT_DOUBLE: np.dtype("<f8"),
-    types_pb2.DT_INT32: np.dtype("<i4"),
-    types_pb2.DT_UINT8: np.dtype("u1"),
-    types_pb2.DT_INT16: np.dtype("<i2"),
-    types_pb2.DT_INT8: np.dtype("i1"),
-    types_pb2.DT_COMPLEX64: np.dtype("<c8"),
-    types_pb2.DT_INT64: np.dtype("<i8"),
-    types_pb2.DT_BOOL: np.dtype("?"),
-    types_pb2.DT_UINT16: np.dtype("<u2"),
-    types_pb2.DT_COMPLEX128: np.dtype("<c16"),
-    types_pb2.DT_HALF: np.dtype("<f2"),
-    types_pb2.DT_UINT32: np.dtype("<u4"),
-    types_pb2.DT_UINT64: np.dtype("<u8"),
-}
-
-_DTYPE_FOR_KIND: dict[tuple[str, int], int] = {
-    ("f", 4): types_pb2.DT_FLOAT,
-    ("f", 8): types_pb2.DT_DOUBLE,
-    ("f", 2): types_pb2.DT_HALF,
-    ("i", 4): types_pb2.DT_INT32,
-    ("i", 8): types_pb2.DT_INT64,
-    ("i", 2): types_pb2.DT_INT16,
-    ("i", 1): types_pb2.DT_INT8,
-    ("u", 1): types_pb2.DT_UINT8,
-    ("u", 2): types_pb2.DT_UINT16,
-    ("u", 4): types_pb2.DT_UINT32,
-    ("u", 8): types_pb2.DT_UINT64,
-    ("b", 1): types_pb2.DT_BOOL,
-    ("c", 8): types_pb2.DT_COMPLEX64,
-    ("c", 16): types_pb2.DT_COMPLEX128,
-}
-
-# Fast path of data_type_for: the native-order numpy dtypes (hashable, compared by value).
-_DTYPE_FOR_NUMPY: dict[np.dtype[Any], int] = {
-    np.dtype(dt).newbyteorder("="): enum for enum, dt in _NUMPY_FOR_DTYPE.items()
-}
-
-# DataType enum -> name of the typed repeated field holding its values (tensor.proto).
-_FIELD_FOR_DTYPE: dict[int, str] = {
-    types_pb2.DT_FLOAT: "float_val",
-    types_pb2.DT_DOUBLE: "double_val",
-    types_pb2.DT_INT32: "int_val",
-    types_pb2.DT_UINT8: "int_val",
-    types_pb2.DT_INT16: "int_val",
-    types_pb2.DT_INT8: "int_val",
-    types_pb2.DT_UINT16: "int_val",
-    types_pb2.DT_INT64: "int64_val",
-    types_pb2.DT_BOOL: "bool_val",
-    types_pb2.DT_HALF: "half_val",
-    types_pb2.DT_BFLOAT16: "half_val",
-    types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val",
-    types_pb2.DT_COMPLEX64: "scomplex_val",
-    types_pb2.DT_COMPLEX128: "dcomplex_val",
-    types_pb2.DT_STRING: "string_val",
-}
+MAX_DIMS = 254  # TensorShape's MaxDimensions()
+MAX_ELEMENTS = 2**63 - 1  # MultiplyWithoutOverflow's bound
+MAX_TENSOR_BYTES = 2**31 - 1  # the largest gRPC message tensorflow_model_server accepts (INT_MAX)
+_NUMPY_MAX_DIMS = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
 
 
 class TensorParseError(ValueError):
-    """A TensorProto that cannot become a tensor (bad shape, dtype or value count)."""
+    """A TensorProto that cannot become a tensor (bad shape, dtype, size or value count)."""
 
 
 def dtype_name(dtype: int) -> str:
-    """'DT_FLOAT' for types_pb2.DT_FLOAT (unknown numbers are shown as-is)."""
-    try:
-        return str(types_pb2.DataType.Name(dtype))
-    except ValueError:
-        return str(dtype)
+    """'DT_FLOAT' for 1 (unknown numbers are shown as-is)."""
+    return dtypes.enum_name(dtype)
 
 
 def numpy_dtype(dtype: int) -> np.dtype[Any]:
-    """numpy dtype for a TF DataType enum value (DT_STRING -> object, DT_BFLOAT16 -> ml_dtypes)."""
-    if dtype == types_pb2.DT_STRING:
-        return np.dtype(object)
-    if dtype == types_pb2.DT_BFLOAT16:
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    found = _NUMPY_FOR_DTYPE.get(dtype)
-    if found is None:
+    """numpy dtype for a TF DataType number (DT_STRING -> object, DT_BFLOAT16 -> ml_dtypes)."""
+    row = dtypes.BY_ENUM.get(dtype)
+    if row is None or not row.tensor:
         raise TensorParseError(f"unsupported dtype {dtype_name(dtype)}")
-    return found
+    return row.numpy
 
 
 def data_type_for(arr: np.ndarray) -> int:
-    """TF DataType enum value for a numpy array (bytes / str / object arrays -> DT_STRING)."""
-    known = _DTYPE_FOR_NUMPY.get(arr.dtype)
-    if known is not None:
-        return known
-    kind = arr.dtype.kind
-    if kind in "OSU":
-        return int(types_pb2.DT_STRING)
-    if arr.dtype.name == "bfloat16":
-        return int(types_pb2.DT_BFLOAT16)
-    found = _DTYPE_FOR_KIND.get((kind, arr.dtype.itemsize))
-    if found is None:
+    """TF DataType number for a numpy array (bytes / str / object arrays -> DT_STRING)."""
+    row = dtypes.for_array(arr)
+    if row is None:
         raise TypeError(f"no TensorFlow dtype for numpy dtype {arr.dtype}")
-    return found
+    return row.enum
 
 
-def _shape_of(tp: tensor_pb2.TensorProto) -> list[int]:
-    shape = tp.tensor_shape
-    if shape.unknown_rank:
-        raise TensorParseError("tensor shape has unknown rank")
-    dims = [d.size for d in shape.dim]
-    if dims and min(dims) < 0:
-        raise TensorParseError(f"tensor shape {dims} has a negative dimension")
-    return dims
+# ---- TensorProto -> numpy ------------------------------------------------------------------------------
+
+
+def _shape_of(tp: Any) -> tuple[list[int], int]:
+    """(dims, element count) of a valid TensorShapeProto (TensorShape::IsValid)."""
+    dims = [d.size for d in tp.tensor_shape.dim]
+    if len(dims) > MAX_DIMS:
+        raise TensorParseError(f"{len(dims)} dimensions, more than {MAX_DIMS}")
+    count = 1
+    for d in dims:
+        if d < 0:
+            raise TensorParseError(f"shape {dims} has a negative dimension")
+        count *= d
+        if count > MAX_ELEMENTS:
+            raise TensorParseError(f"shape {dims} has more than 2**63-1 elements")
+    return dims, count
+
+
+def _row_of(tp: Any) -> DType:
+    row = dtypes.BY_ENUM.get(tp.dtype)
+    if row is None:
+        raise TensorParseError(f"invalid dtype {tp.dtype}")
+    if not row.tensor:
+        raise TensorParseError(f"{row.enum_name} has no numpy form in the kit")
+    return row
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """One varint32 of TF's string list encoding (core::GetVarint32): (value, next position)."""
+    value = shift = 0
+    while shift < 35:
+        if pos >= len(buf):
+            raise TensorParseError("string tensor_content ends inside a length")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value & 0xFFFFFFFF, pos
+        shift += 7
+    raise TensorParseError("string tensor_content holds a malformed length")
+
+
+def _string_content(content: bytes, count: int) -> list[bytes]:
+    """port::DecodeStringList: `count` varint lengths, then exactly that many bytes."""
+    if count > len(content):  # each length takes at least one byte
+        raise TensorParseError(f"string tensor_content of {len(content)} bytes cannot hold {count} strings")
+    sizes, pos = [], 0
+    for _ in range(count):
+        size, pos = _varint(content, pos)
+        sizes.append(size)
+    if sum(sizes) != len(content) - pos:
+        raise TensorParseError("string tensor_content lengths do not add up to its size")
+    out = []
+    for size in sizes:
+        out.append(content[pos : pos + size])
+        pos += size
+    return out
+
+
+def _field_values(tp: Any, row: DType) -> np.ndarray:
+    """The typed field as a 1-D array of the row's numpy dtype (ProtoHelper<T>)."""
+    raw = getattr(tp, row.field or "")
+    target = row.numpy
+    if row.field == "string_val":
+        out = np.empty(len(raw), dtype=object)
+        out[:] = list(raw)
+        return out
+    if row.field == "half_val":  # 16-bit patterns stored in int32
+        return np.asarray(raw, dtype=np.int32).astype(np.uint16).view(target)
+    if row.field in ("scomplex_val", "dcomplex_val"):  # (real, imag) pairs; a lone last part is ignored
+        parts = np.asarray(raw, dtype=target.type(0).real.dtype)
+        return parts[: parts.shape[0] // 2 * 2].view(target)
+    if row.field == "int_val" and target.itemsize < 4:  # uint8/int8/int16/uint16: C++ narrowing cast
+        return np.asarray(raw, dtype=np.int32).astype(target)
+    return np.asarray(raw, dtype=target)
 
 
 def _fill(values: np.ndarray, count: int) -> np.ndarray:
-    """TensorFlow's FromProto rule: pad with the last value (zeros when there is none)."""
+    """FromProtoField: cut to `count`, or pad with the last value (zeros / b"" when there is none)."""
     have = values.shape[0]
-    if have == count:
-        return values
-    if have > count:
-        raise TensorParseError(f"{have} values for a tensor of {count} elements")
-    out = np.zeros(count, dtype=values.dtype) if have == 0 else np.empty(count, dtype=values.dtype)
-    if have:
-        out[:have] = values
-        out[have:] = values[-1]
+    if have >= count:
+        return values[:count]
+    if have == 0:
+        if values.dtype == object:
+            out = np.empty(count, dtype=object)
+            out[:] = [b""] * count
+            return out
+        return np.zeros(count, dtype=values.dtype)
+    out = np.empty(count, dtype=values.dtype)
+    out[:have] = values
+    out[have:] = values[-1]
     return out
 
 
-def _strings(tp: tensor_pb2.TensorProto, count: int) -> np.ndarray:
-    values = list(tp.string_val)
-    if len(values) > count:
-        raise TensorParseError(f"{len(values)} values for a tensor of {count} elements")
-    if len(values) < count:
-        values.extend([values[-1] if values else b""] * (count - len(values)))
-    out = np.empty(count, dtype=object)
-    out[:] = values
-    return out
+def numpy_from_tensor_proto(tp: Any, *, max_bytes: int = MAX_TENSOR_BYTES) -> np.ndarray:
+    """Decode a TensorProto (tensor_content or typed field) into a numpy array of its shape."""
+    dims, count = _shape_of(tp)
+    row = _row_of(tp)
+    if len(dims) > _NUMPY_MAX_DIMS:
+        raise TensorParseError(f"{len(dims)} dimensions, more than numpy's {_NUMPY_MAX_DIMS}")
+    dtype = row.numpy
+    if count == 0:
+        try:
+            return np.empty(dims, dtype=dtype)
+        except ValueError:  # numpy's own bound: nonzero dims whose bytes overflow intp
+            raise TensorParseError(f"numpy cannot hold an empty tensor of shape {dims}") from None
+    if count * dtype.itemsize > max_bytes:
+        raise TensorParseError(f"shape {dims} of {row.enum_name} needs more than {max_bytes} bytes")
+    content = tp.tensor_content
+    try:
+        if content:
+            if row.enum == dtypes.DT_STRING:
+                flat: np.ndarray = np.empty(count, dtype=object)
+                flat[:] = _string_content(content, count)
+            elif len(content) != count * dtype.itemsize:
+                raise TensorParseError(
+                    f"tensor_content holds {len(content)} bytes, shape {dims} of {row.enum_name} "
+                    f"needs {count * dtype.itemsize}"
+                )
+            else:
+                flat = np.frombuffer(content, dtype=dtype)
+        else:
+            flat = _fill(_field_values(tp, row), count)
+        return flat.reshape(dims)
+    except MemoryError:  # the allocator said no, as TF's returning nullptr
+        raise TensorParseError(f"cannot allocate shape {dims} of {row.enum_name}") from None
 
 
-def _typed_values(tp: tensor_pb2.TensorProto, dtype: np.dtype[Any]) -> np.ndarray:
-    field = _FIELD_FOR_DTYPE.get(tp.dtype)
-    if field is None:
-        raise TensorParseError(f"unsupported dtype {dtype_name(tp.dtype)}")
-    raw = getattr(tp, field)
-    if field == "half_val":  # 16-bit patterns stored in int32
-        return np.asarray(raw, dtype=np.uint16).view(dtype)
-    if field in ("scomplex_val", "dcomplex_val"):  # (real, imag) pairs
-        parts = np.asarray(raw, dtype=np.float32 if field == "scomplex_val" else np.float64)
-        if parts.shape[0] % 2:
-            raise TensorParseError("complex values must come in (real, imag) pairs")
-        return parts.view(dtype)
-    return np.asarray(raw, dtype=dtype)
-
-
-def numpy_from_tensor_proto(tp: tensor_pb2.TensorProto) -> np.ndarray:
-    """Decode a TensorProto (tensor_content or typed fields) into a numpy array of its shape."""
-    shape = _shape_of(tp)
-    count = math.prod(shape)
-    if tp.dtype == types_pb2.DT_STRING:
-        return _strings(tp, count).reshape(shape)
-    dtype = numpy_dtype(tp.dtype)
-    if tp.tensor_content:
-        content = tp.tensor_content
-        if len(content) != count * dtype.itemsize:
-            raise TensorParseError(
-                f"tensor_content holds {len(content)} bytes, shape {list(shape)} of "
-                f"{dtype_name(tp.dtype)} needs {count * dtype.itemsize}"
-            )
-        flat = np.frombuffer(content, dtype=dtype)
-    else:
-        flat = _fill(_typed_values(tp, dtype), count)
-    return flat.reshape(shape)
+# ---- numpy -> TensorProto ------------------------------------------------------------------------------
 
 
 def _as_bytes(value: object) -> bytes:
@@ -206,44 +204,45 @@ def _as_bytes(value: object) -> bytes:
     raise TypeError(f"string tensor element must be bytes or str, got {type(value).__name__}")
 
 
-def _set_shape(tp: tensor_pb2.TensorProto, shape: tuple[int, ...]) -> None:
-    dims = tp.tensor_shape.dim
-    for d in shape:
-        dims.add(size=d)
+def tensor_proto_from_numpy(arr: np.ndarray | Any, *, typed_fields: bool = False, message: Any = None) -> Any:
+    """Encode an array (or anything `np.asarray` accepts) as a new TensorProto.
 
-
-def tensor_proto_from_numpy(arr: np.ndarray | Any, *, typed_fields: bool = False) -> tensor_pb2.TensorProto:
-    """Encode an array (or anything `np.asarray` accepts) as a TensorProto.
-
-    Numeric tensors go into `tensor_content` (little-endian bytes) by default, or into the typed repeated
-    field with `typed_fields=True`; bytes / str / object arrays go into `string_val` (str as UTF-8).
+    `message` is the TensorProto class to build (default: TensorFlow's `tensor_pb2.TensorProto`, imported
+    on first use; the TF-free client passes its own). Numeric tensors go into `tensor_content`
+    (little-endian bytes) by default, or into the typed field with `typed_fields=True`; bytes / str /
+    object arrays go into `string_val` (str as UTF-8).
     """
-    tp = tensor_pb2.TensorProto()
+    if message is None:
+        from tensorflow.core.framework import tensor_pb2
+
+        message = tensor_pb2.TensorProto
+    tp = message()
     fill_tensor_proto(tp, arr, typed_fields=typed_fields)
     return tp
 
 
-def fill_tensor_proto(
-    tp: tensor_pb2.TensorProto, arr: np.ndarray | Any, *, typed_fields: bool = False
-) -> None:
-    """`tensor_proto_from_numpy` into an existing (empty) message, e.g. a response map entry: no copy."""
+def fill_tensor_proto(tp: Any, arr: np.ndarray | Any, *, typed_fields: bool = False) -> None:
+    """`tensor_proto_from_numpy` into an existing (empty) message, e.g. a request or response map entry."""
     arr = np.asarray(arr)
-    dtype = data_type_for(arr)
-    tp.dtype = dtype
-    _set_shape(tp, arr.shape)
-    if dtype == types_pb2.DT_STRING:
+    row = dtypes.for_array(arr)
+    if row is None:
+        raise TypeError(f"no TensorFlow dtype for numpy dtype {arr.dtype}")
+    tp.dtype = row.enum
+    dims = tp.tensor_shape.dim
+    for d in arr.shape:
+        dims.add(size=d)
+    if row.enum == dtypes.DT_STRING:
         tp.string_val.extend([_as_bytes(v) for v in arr.ravel().tolist()])
         return
     little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
     if not typed_fields:
         tp.tensor_content = np.ascontiguousarray(little).tobytes()
         return
-    field = _FIELD_FOR_DTYPE[dtype]
     flat = little.ravel()
-    if field == "half_val":
+    if row.field == "half_val":
         values: Any = flat.view(np.uint16).astype(np.int32)
-    elif field in ("scomplex_val", "dcomplex_val"):
+    elif row.field in ("scomplex_val", "dcomplex_val"):
         values = flat.view(flat.real.dtype)
     else:
         values = flat
-    getattr(tp, field).extend(values.tolist())
+    getattr(tp, row.field or "").extend(values.tolist())

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from serving.dtypes import DType
+from serving.dtypes import for_enum_name as dtype_for
 from serving.rest.debugtext import debug_string
 from serving.rest.jsonio import document, encode_body, is_b64_object, layout, parse_json, pretty_object
 from serving.rest.tensors import (
-    DType,
     array_of,
-    dtype_for,
     element_texts,
     fast_tensor_from_json,
     leaves,

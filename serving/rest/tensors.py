@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from serving.dtypes import DType, tf_type_name
 from serving.rest.debugtext import debug_string
 from serving.rest.jsonio import (
     b64_text,
@@ -27,49 +27,11 @@ from serving.rest.jsonio import (
 )
 from serving.status import InvalidArgument, ServingError, Unimplemented
 
-Kind = Literal["float", "int", "bool", "string", "unsupported"]
 # absl's data characters with whitespace among them, then padding (`=` or `.`) with whitespace among it.
 _B64 = re.compile(r"([A-Za-z0-9+/ \t\n\v\f\r]*)((?:[=.][=. \t\n\v\f\r]*)?)")
 _SPACE = re.compile(r"[ \t\n\v\f\r]+")
-_I32 = (-(2**31), 2**31 - 1)
 # numpy holds at most 64 dimensions (TF allows 254): a deeper JSON tensor value is refused up front.
 MAX_RANK = 64
-
-
-@dataclass(frozen=True)
-class DType:
-    """How JSON maps onto one TF dtype: numpy dtype, TF's DataTypeString name, accepted range."""
-
-    kind: Kind
-    numpy: np.dtype[Any]
-    name: str  # DataTypeString: "float", "int32", ...
-    low: int = 0
-    high: int = 0
-
-
-_TABLE: dict[str, DType] = {
-    "DT_FLOAT": DType("float", np.dtype(np.float32), "float"),
-    "DT_DOUBLE": DType("float", np.dtype(np.float64), "double"),
-    # int8/int16/uint8 accept any int32 (IsInt) and wrap, as upstream's int_val does.
-    "DT_INT32": DType("int", np.dtype(np.int32), "int32", *_I32),
-    "DT_INT16": DType("int", np.dtype(np.int16), "int16", *_I32),
-    "DT_INT8": DType("int", np.dtype(np.int8), "int8", *_I32),
-    "DT_UINT8": DType("int", np.dtype(np.uint8), "uint8", *_I32),
-    "DT_INT64": DType("int", np.dtype(np.int64), "int64", -(2**63), 2**63 - 1),
-    "DT_UINT32": DType("int", np.dtype(np.uint32), "uint32", 0, 2**32 - 1),
-    "DT_UINT64": DType("int", np.dtype(np.uint64), "uint64", 0, 2**64 - 1),
-    "DT_BOOL": DType("bool", np.dtype(np.bool_), "bool"),
-    "DT_STRING": DType("string", np.dtype(object), "string"),
-}
-
-
-def dtype_for(tf_name: str) -> DType:
-    """The JSON conversion rules for a signature dtype name such as "DT_FLOAT"."""
-    found = _TABLE.get(tf_name)
-    if found is not None:
-        return found
-    short = tf_name[3:].lower() if tf_name.startswith("DT_") else tf_name.lower()
-    return DType("unsupported", np.dtype(object), short)
 
 
 def _type_error(value: Any, dt: DType) -> InvalidArgument:
@@ -238,8 +200,6 @@ def fast_tensor_from_json(value: Any, dt: DType, numbers_only: bool) -> np.ndarr
 
 # ---- numpy -> JSON text -------------------------------------------------------------------------------
 
-_OUTPUT_TYPE_NAMES = {"float16": "half", "bfloat16": "bfloat16", "uint16": "uint16"}
-
 
 def element_texts(alias: str, arr: np.ndarray, b64_level: int = 0) -> list[str]:
     """JSON text of every element (C order) of an output tensor, per json_tensor.cc's writer;
@@ -257,7 +217,7 @@ def element_texts(alias: str, arr: np.ndarray, b64_level: int = 0) -> list[str]:
         if alias.endswith("_bytes"):
             return [b64_text(v, b64_level) for v in raw]
         return list(map(string_text, raw))
-    name = _OUTPUT_TYPE_NAMES.get(arr.dtype.name, arr.dtype.name)
+    name = tf_type_name(arr)
     raise InvalidArgument(f"Failed to write JSON value for tensor type: {name}")
 
 

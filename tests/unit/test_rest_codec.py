@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from serving.dtypes import for_enum_name as dtype_for
 from serving.rest.codec import RequestFormat, parse_request_body, predict_inputs, predict_response
-from serving.rest.tensors import absl_base64_unescape, dtype_for, fast_tensor_from_json, tensor_from_json
+from serving.rest.tensors import absl_base64_unescape, fast_tensor_from_json, tensor_from_json
 from serving.status import Code, InvalidArgument, ServingError
 from serving.types import SignatureInfo, TensorInfo
 

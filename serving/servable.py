@@ -235,12 +235,12 @@ class Servable:
 
     def classify(self, signature_name: str, examples: Sequence[bytes]) -> list[list[tuple[bytes, float]]]:
         runner = self.examples_runner(signature_name, CLASSIFY_METHOD)
-        outputs = self._run_examples([runner], examples)
+        outputs = _by_alias(runner, self._run_examples([runner], examples))
         return classification_results(runner.info, outputs, len(examples))
 
     def regress(self, signature_name: str, examples: Sequence[bytes]) -> list[float]:
         runner = self.examples_runner(signature_name, REGRESS_METHOD)
-        outputs = self._run_examples([runner], examples)
+        outputs = _by_alias(runner, self._run_examples([runner], examples))
         return regression_results(outputs, len(examples))
 
     def multi_inference(self, tasks: Sequence[tuple[str, str]], examples: Sequence[bytes]) -> list[Results]:
@@ -265,16 +265,17 @@ class Servable:
         by_name = self._run_examples(runners, examples)
         results: list[Results] = []
         for runner, (_, method_name) in zip(runners, tasks, strict=True):
-            outputs = {alias: by_name[info.name] for alias, info in runner.info.outputs.items()}
+            outputs = _by_alias(runner, by_name)
             if method_name == CLASSIFY_METHOD:
                 results.append(classification_results(runner.info, outputs, len(examples)))
             else:
                 results.append(regression_results(outputs, len(examples)))
         return results
 
-    def _run_examples(self, runners: Sequence[SignatureRunner], examples: Sequence[bytes]) -> dict[str, np.ndarray]:
-        """PerformOneShotTensorComputation: one DT_STRING [n] tensor fed to every input tensor name.
-        One runner: outputs by alias; several: outputs by tensor name."""
+    @staticmethod
+    def _run_examples(runners: Sequence[SignatureRunner], examples: Sequence[bytes]) -> dict[str, np.ndarray]:
+        """PerformOneShotTensorComputation: one DT_STRING [n] tensor fed to every runner's input tensor,
+        one run; returns outputs by tensor name."""
         if not examples:
             raise InvalidArgument("Input is empty.")
         batch = np.empty(len(examples), dtype=object)
@@ -283,14 +284,16 @@ class Servable:
         for runner in runners:
             runner.check_dtypes({runner.arg_names[0]: batch})
             feeds[runner.info.inputs[runner.arg_names[0]].name] = batch
-        if len(runners) == 1:
-            return runners[0].run({runners[0].arg_names[0]: batch})
         fetches = sorted({info.name for r in runners for info in r.info.outputs.values()})
-        return dict(zip(fetches, run_session(self.session, feeds, fetches), strict=True))
+        return dict(zip(fetches, run_session(runners[0].session, feeds, fetches), strict=True))
 
 
 def select_outputs(outputs: dict[str, np.ndarray], output_filter: Sequence[str]) -> dict[str, np.ndarray]:
     return {alias: outputs[alias] for alias in output_filter} if output_filter else outputs
+
+
+def _by_alias(runner: SignatureRunner, by_name: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {alias: by_name[info.name] for alias, info in runner.info.outputs.items()}
 
 
 def _join(names: Any) -> str:

@@ -117,11 +117,17 @@ def test_classify_and_regress(servable: Servable) -> None:
     [
         ("classify", "nope", InvalidArgument, "No signature was found with the name: nope"),
         ("regress", "nope", InvalidArgument, "No signature was found with the name: nope"),
-        ("regress", "", FailedPrecondition, "No regression inputs found in SignatureDef: "),
-        ("classify", "", FailedPrecondition, "No classification inputs found in SignatureDef: "),
+        # classifier.cc / regressor.cc PreProcess*: INVALID_ARGUMENT with the SignatureDef's DebugString.
+        ("regress", "", InvalidArgument, 'No regression inputs found in SignatureDef: inputs {\n  key: "x"'),
+        ("classify", "", InvalidArgument, 'No classification inputs found in SignatureDef: inputs {\n'),
         ("regress", "sum_ab", InvalidArgument, "Expected one input Tensor."),
         ("regress", "classify_classes", InvalidArgument, "Expected one output Tensor."),
-        ("classify", "regress_x_to_y", FailedPrecondition, 'at least one of "classes" or "scores"'),
+        (
+            "classify",
+            "regress_x_to_y",
+            InvalidArgument,
+            'at least one of "classes" or "scores". Signature was: inputs {',
+        ),
     ],
 )
 def test_examples_signature_errors(
@@ -142,10 +148,10 @@ def test_multi_inference(servable: Servable) -> None:
         [[(b"", 3.0)]]
     ]
     assert servable.multi_inference([("regress_x_to_y", REGRESS_METHOD)], [example(2.0)]) == [[3.0]]
-    # TF2 signatures each get their own input placeholder, so upstream refuses to share one input.
-    tasks = [("classify_x_to_y", CLASSIFY_METHOD), ("regress_x_to_y", REGRESS_METHOD)]
-    with pytest.raises(InvalidArgument, match=r"^Input tensor must be the same for all Signatures\.$"):
-        servable.multi_inference(tasks, [example(2.0)])
+    # multi_inference_test.cc RegressAndClassifySignaturesTest (TF2 model): each signature has its own
+    # input placeholder; upstream 2.19.0 feeds the same examples to every one and runs both tasks.
+    tasks = [("regress_x_to_y", REGRESS_METHOD), ("classify_x_to_y", CLASSIFY_METHOD)]
+    assert servable.multi_inference(tasks, [example(2.0)]) == [[3.0], [[(b"", 3.0)]]]
     with pytest.raises(InvalidArgument, match="Duplicate evaluation of signature: regress_x_to_y"):
         servable.multi_inference([("regress_x_to_y", REGRESS_METHOD)] * 2, [example(2.0)])
     with pytest.raises(Unimplemented, match="Unsupported signature method_name: tensorflow/serving/predict"):

@@ -1,0 +1,157 @@
+"""A TF1 (graph-mode) SavedModel served by a live `tfkit serve`, over every REST and gRPC API.
+
+The model is the kit's own TF1 half_plus_two (tests/support/tf1_models.py), served as upstream's docs
+serve theirs: `--model_name=half_plus_two --model_base_path=...`. Expected answers are upstream's:
+the REST tutorial (instances [1.0, 2.0, 5.0] -> predictions [2.5, 3.0, 4.5]),
+model_servers/tensorflow_model_server_test.py (testClassify, testRegress, testMultiInference,
+testGetModelMetadata: x = 2 -> 3.0) and servables/tensorflow/classifier.cc for the signature error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+import requests
+from tensorflow.core.example import example_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    inference_pb2,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+
+from serving.grpc.codec import numpy_from_tensor_proto
+from tests.support.server import LiveServer, running_server
+from tests.support.tf1_models import half_plus_two_tf1_base
+
+pytestmark = pytest.mark.live
+MODEL = "half_plus_two"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    base = half_plus_two_tf1_base(tmp_path_factory.mktemp("tf1") / MODEL)
+    flags = [f"--model_name={MODEL}", f"--model_base_path={base}"]
+    with running_server(flags, wait_models=[MODEL]) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def stub(server: LiveServer) -> Iterator[prediction_service_pb2_grpc.PredictionServiceStub]:
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+def _post(server: LiveServer, verb: str, body: Any) -> requests.Response:
+    return requests.post(f"{server.rest_url}/v1/models/{MODEL}:{verb}", json=body, timeout=30)
+
+
+def _examples(message: Any, *xs: float) -> None:
+    for x in xs:
+        example = example_pb2.Example()
+        example.features.feature["x"].float_list.value.append(x)
+        message.example_list.examples.add().CopyFrom(example)
+
+
+# -- REST ---------------------------------------------------------------------------------------------
+
+
+def test_rest_predict(server: LiveServer) -> None:
+    resp = _post(server, "predict", {"instances": [1.0, 2.0, 5.0]})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"predictions": [2.5, 3.0, 4.5]}
+
+
+def test_rest_classify_and_regress(server: LiveServer) -> None:
+    body = {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}]}
+    assert _post(server, "classify", body).json() == {"results": [[["", 3.0]]]}
+    body = {"signature_name": "regress_x_to_y", "examples": [{"x": 2.0}, {"x": 4.0}]}
+    assert _post(server, "regress", body).json() == {"results": [3.0, 4.0]}
+
+
+def test_rest_metadata(server: LiveServer) -> None:
+    doc = requests.get(f"{server.rest_url}/v1/models/{MODEL}/metadata", timeout=30).json()
+    signatures = doc["metadata"]["signature_def"]["signature_def"]
+    assert {"serving_default", "classify_x_to_y", "regress_x_to_y", "regress_x2_to_y3"} <= set(signatures)
+    assert signatures["regress_x_to_y"]["inputs"]["inputs"]["name"] == "tf_example:0"
+
+
+def test_rest_classify_on_predict_signature_is_invalid_argument(server: LiveServer) -> None:
+    resp = _post(server, "classify", {"examples": [{"x": 2.0}]})
+    assert resp.status_code == 400
+    assert resp.json()["error"].startswith("No classification inputs found in SignatureDef: inputs {")
+
+
+# -- gRPC ---------------------------------------------------------------------------------------------
+
+
+def test_grpc_predict(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = MODEL
+    request.inputs["x"].dtype = types_pb2.DT_FLOAT
+    request.inputs["x"].tensor_shape.dim.add().size = 3
+    request.inputs["x"].float_val.extend([1.0, 2.0, 5.0])
+    response = stub.Predict(request, timeout=30)
+    assert numpy_from_tensor_proto(response.outputs["y"]).tolist() == [2.5, 3.0, 4.5]
+    assert response.model_spec.signature_name == "serving_default"
+    assert response.model_spec.version.value == 1
+
+
+def test_grpc_classify_and_regress(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+    classify = classification_pb2.ClassificationRequest()
+    classify.model_spec.name = MODEL
+    classify.model_spec.signature_name = "classify_x_to_y"
+    _examples(classify.input, 2.0)
+    result = stub.Classify(classify, timeout=30).result
+    assert [[c.score for c in r.classes] for r in result.classifications] == [[3.0]]
+    regress = regression_pb2.RegressionRequest()
+    regress.model_spec.name = MODEL
+    regress.model_spec.signature_name = "regress_x_to_y"
+    _examples(regress.input, 2.0)
+    assert [r.value for r in stub.Regress(regress, timeout=30).result.regressions] == [3.0]
+
+
+def test_grpc_multi_inference(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+    request = inference_pb2.MultiInferenceRequest()
+    for signature, method in (("regress_x_to_y", "regress"), ("classify_x_to_y", "classify")):
+        task = request.tasks.add()
+        task.model_spec.name = MODEL
+        task.model_spec.signature_name = signature
+        task.method_name = f"tensorflow/serving/{method}"
+    _examples(request.input, 2.0)
+    results = stub.MultiInference(request, timeout=30).results
+    assert [r.regressions[0].value for r in [results[0].regression_result]] == [3.0]
+    assert results[1].classification_result.classifications[0].classes[0].score == 3.0
+    assert [r.model_spec.signature_name for r in results] == ["regress_x_to_y", "classify_x_to_y"]
+
+
+def test_grpc_metadata(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+    request = get_model_metadata_pb2.GetModelMetadataRequest()
+    request.model_spec.name = MODEL
+    request.metadata_field.append("signature_def")
+    response = stub.GetModelMetadata(request, timeout=30)
+    sig_map = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(sig_map)
+    assert sig_map.signature_def["serving_default"].inputs["x"].name == "x:0"
+
+
+def test_grpc_regress_on_predict_signature_is_invalid_argument(
+    stub: prediction_service_pb2_grpc.PredictionServiceStub,
+) -> None:
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = MODEL
+    _examples(request.input, 2.0)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Regress(request, timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details().startswith("No regression inputs found in SignatureDef: inputs {")
+
+
+def test_status_lists_the_version(server: LiveServer) -> None:
+    assert server.available_versions(MODEL) == [1]

@@ -32,7 +32,7 @@ def session_callable(session: Any, feeds: Sequence[str], fetches: Sequence[str])
         from tensorflow.core.protobuf import config_pb2
 
         options = config_pb2.CallableOptions(feed=list(feeds), fetch=list(fetches))
-        return session._make_callable_from_options(options)  # type: ignore[no-any-return]
+        return session._make_callable_from_options(options)
     feed_names, fetch_names = list(feeds), list(fetches)
 
     def run(*values: np.ndarray) -> list[np.ndarray]:

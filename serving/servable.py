@@ -79,7 +79,9 @@ def runtime_error(err: BaseException) -> ServingError:
     return Internal(INTERNAL_TEXT)
 
 
-def run_session(session: Session, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]) -> list[np.ndarray]:
+def run_session(
+    session: Session, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]
+) -> list[np.ndarray]:
     try:
         return session.run(feeds, fetches)
     except Exception as err:
@@ -104,7 +106,9 @@ class SignatureRunner:
             if value is not None and (got := tf_type_name(value)) != expected:
                 raise InvalidArgument(f"Expects arg[{i}] to be {expected} but {got} is provided")
 
-    def run(self, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    def run(
+        self, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
+    ) -> dict[str, np.ndarray]:
         """Run on validated inputs; returns the filtered outputs (all when no filter) as numpy."""
         feeds = {}
         for alias in self.arg_names:
@@ -137,7 +141,9 @@ class Servable:
         self.meta_graph = None if options.remove_unused_fields_from_bundle_metagraph else meta_graph
         self.signatures = {key: signature_info(key, sig) for key, sig in signature_defs.items()}
         self.signature_def_map = signature_def_map(signature_defs)
-        self.runners = {key: _runner(self.signatures[key], sig, session) for key, sig in signature_defs.items()}
+        self.runners = {
+            key: _runner(self.signatures[key], sig, session) for key, sig in signature_defs.items()
+        }
 
     @classmethod
     def load(
@@ -230,7 +236,9 @@ class Servable:
         runner = self.runners.get(key)
         if runner is None:
             raise InvalidArgument(f"No signature was found with the name: {key}")
-        check_examples_signature(runner.info, runner.proto, method, self.options.enable_signature_method_name_check)
+        check_examples_signature(
+            runner.info, runner.proto, method, self.options.enable_signature_method_name_check
+        )
         return runner
 
     def classify(self, signature_name: str, examples: Sequence[bytes]) -> list[list[tuple[bytes, float]]]:

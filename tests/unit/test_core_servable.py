@@ -119,7 +119,7 @@ def test_classify_and_regress(servable: Servable) -> None:
         ("regress", "nope", InvalidArgument, "No signature was found with the name: nope"),
         # classifier.cc / regressor.cc PreProcess*: INVALID_ARGUMENT with the SignatureDef's DebugString.
         ("regress", "", InvalidArgument, 'No regression inputs found in SignatureDef: inputs {\n  key: "x"'),
-        ("classify", "", InvalidArgument, 'No classification inputs found in SignatureDef: inputs {\n'),
+        ("classify", "", InvalidArgument, "No classification inputs found in SignatureDef: inputs {\n"),
         ("regress", "sum_ab", InvalidArgument, "Expected one input Tensor."),
         ("regress", "classify_classes", InvalidArgument, "Expected one output Tensor."),
         (

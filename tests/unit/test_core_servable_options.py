@@ -67,14 +67,19 @@ def test_method_name_check_passes_tf1_signatures(tf1_path: str) -> None:
     assert servable.classify("classify_x_to_y", [example(2.0)]) == [[(b"", 3.0)]]
     tasks = [("regress_x_to_y", REGRESS_METHOD), ("classify_x_to_y", CLASSIFY_METHOD)]
     assert servable.multi_inference(tasks, [example(2.0)]) == [[3.0], [[(b"", 3.0)]]]
-    with pytest.raises(InvalidArgument, match=r"^Expected regression signature method_name .* Was: tensorflow/serving/classify$"):
+    with pytest.raises(
+        InvalidArgument,
+        match=r"^Expected regression signature method_name .* Was: tensorflow/serving/classify$",
+    ):
         servable.regress("classify_x_to_y", [example(2.0)])
 
 
 def test_remove_unused_fields_keeps_only_signatures(tf1_path: str) -> None:
     # The metadata API only ever reads signature_def, so both settings answer the same.
     lean = Servable.load("m", 1, tf1_path)
-    full = Servable.load("m", 1, tf1_path, options=LoadOptions(remove_unused_fields_from_bundle_metagraph=False))
+    full = Servable.load(
+        "m", 1, tf1_path, options=LoadOptions(remove_unused_fields_from_bundle_metagraph=False)
+    )
     assert lean.meta_graph is None
     assert full.meta_graph is not None and full.meta_graph.graph_def.node
     assert lean.signature_def_map == full.signature_def_map
@@ -116,10 +121,12 @@ class _BrokenSession:
     """Fault injection: a session whose run raises a plain Python error."""
 
     def run(self, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]) -> list[np.ndarray]:
-        raise TypeError("can only concatenate list (not \"tuple\") to list")
+        raise TypeError('can only concatenate list (not "tuple") to list')
 
 
-def test_unexpected_error_is_internal_with_fixed_text(tf2_path: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_error_is_internal_with_fixed_text(
+    tf2_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
     servable = Servable.load("m", 1, tf2_path)
     object.__setattr__(servable.runners["serving_default"], "session", _BrokenSession())
     with caplog.at_level(logging.ERROR), pytest.raises(Internal) as info:

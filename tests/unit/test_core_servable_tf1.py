@@ -68,7 +68,9 @@ def test_examples_into_a_float_input_is_the_runtime_dtype_error(servable: Servab
 def test_classify_signature_errors_quote_the_signature(servable: Servable) -> None:
     with pytest.raises(InvalidArgument) as info:
         servable.classify("serving_default", [example(1.0)])
-    assert info.value.message.startswith('No classification inputs found in SignatureDef: inputs {\n  key: "x"')
+    assert info.value.message.startswith(
+        'No classification inputs found in SignatureDef: inputs {\n  key: "x"'
+    )
     assert 'method_name: "tensorflow/serving/predict"' in info.value.message
 
 
@@ -93,7 +95,12 @@ def test_multi_inference(servable: Servable, tasks: list[tuple[str, str]], expec
         # MissingInputTest, UndefinedSignatureTest, EvaluateDuplicateSignaturesTest,
         # UsupportedSignatureTypeTest
         ([("regress_x_to_y", REGRESS_METHOD)], [], InvalidArgument, "Input is empty."),
-        ([("nope", REGRESS_METHOD)], [b""], InvalidArgument, "Requested signature not found in model graph: nope"),
+        (
+            [("nope", REGRESS_METHOD)],
+            [b""],
+            InvalidArgument,
+            "Requested signature not found in model graph: nope",
+        ),
         (
             [("regress_x_to_y", REGRESS_METHOD)] * 2,
             [b""],
@@ -137,8 +144,8 @@ def test_signature_defaults_fill_missing_inputs(servable: Servable) -> None:
         ),
         (
             {"x": X, "offset": X, "z": X},
-            "input size does not match signature: 3!=2 len({offset,x,z}) != len({offset,x}). Sent extra: {z}. "
-            "Missing but required: {}.",
+            "input size does not match signature: 3!=2 len({offset,x,z}) != len({offset,x}). "
+            "Sent extra: {z}. Missing but required: {}.",
         ),
     ],
 )

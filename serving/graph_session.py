@@ -44,8 +44,9 @@ def session_callable(session: Any, feeds: Sequence[str], fetches: Sequence[str])
 class GraphSession:
     """Thread-safe: `tf.compat.v1.Session` runs are, and callables are built once under a lock."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, config: Any = None) -> None:
         self._session = session
+        self.config = config  # the ConfigProto it was created with (None = TF's default)
         self._callables: dict[tuple[tuple[str, ...], tuple[str, ...]], Callable[..., Any]] = {}
         self._lock = threading.Lock()
 
@@ -59,7 +60,7 @@ class GraphSession:
         with graph.as_default():
             tf.compat.v1.saved_model.load(session, list(tags), path)
         graph.finalize()
-        return cls(session)
+        return cls(session, config)
 
     def run(self, feeds: Feeds, fetches: Sequence[str]) -> list[np.ndarray]:
         """Session::Run: feed tensors by name, fetch tensors by name (outputs in `fetches` order)."""

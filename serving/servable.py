@@ -58,6 +58,9 @@ class LoadOptions:
     enable_signature_method_name_check: bool = False
     prefer_tflite_model: bool = False
     remove_unused_fields_from_bundle_metagraph: bool = True
+    # Serialized tensorflow.ConfigProto for every Session (upstream's SessionBundleConfig.session_config,
+    # built by server.cc from --tensorflow_session_config_file and the *_parallelism flags); b"" = TF's.
+    session_config: bytes = b""
 
 
 class Session(Protocol):
@@ -164,7 +167,7 @@ class Servable:
             from serving.graph_session import GraphSession
 
             meta_graph = read_meta_graph(path, tags)
-            session = GraphSession.load(path, tags)
+            session = GraphSession.load(path, tags, _session_config(options.session_config))
             return cls(name, version, path, meta_graph.signature_def, session, options, meta_graph)
         except Exception as err:
             raise runtime_error(err) from err
@@ -298,6 +301,14 @@ class Servable:
 
 def select_outputs(outputs: dict[str, np.ndarray], output_filter: Sequence[str]) -> dict[str, np.ndarray]:
     return {alias: outputs[alias] for alias in output_filter} if output_filter else outputs
+
+
+def _session_config(serialized: bytes) -> Any:
+    if not serialized:
+        return None
+    from tensorflow.core.protobuf import config_pb2
+
+    return config_pb2.ConfigProto.FromString(serialized)
 
 
 def _by_alias(runner: SignatureRunner, by_name: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

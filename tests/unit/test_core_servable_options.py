@@ -27,7 +27,17 @@ def test_defaults_are_upstreams() -> None:
         enable_signature_method_name_check=False,
         prefer_tflite_model=False,
         remove_unused_fields_from_bundle_metagraph=True,
+        session_config=b"",
     )
+
+
+def test_session_config_reaches_the_session(tf1_path: str) -> None:
+    from tensorflow.core.protobuf import config_pb2
+
+    config = config_pb2.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    servable = Servable.load("m", 1, tf1_path, options=LoadOptions(session_config=config.SerializeToString()))
+    np.testing.assert_allclose(servable.predict("", {"x": X})["y"], [2.5, 3.0, 4.5])
+    assert servable.session.config == config  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ message, and its traceback is logged (no Python exception text reaches a client)
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,10 +42,6 @@ log = logging.getLogger(__name__)
 
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 INTERNAL_TEXT = "Internal error while running the model; see the server log"
-_RUNTIME_PREAMBLE = re.compile(
-    r"^Graph execution error:\s*(?:Detected at node .*?\n<stack traces unavailable>\n)?", re.S
-)
-_OP_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\]\s*$")
 
 Results = list[list[tuple[bytes, float]]] | list[float]
 
@@ -76,8 +71,7 @@ def runtime_error(err: BaseException) -> ServingError:
     if isinstance(err, ServingError):
         return err
     if isinstance(err, tf.errors.OpError):
-        message = _OP_SUFFIX.sub("", _RUNTIME_PREAMBLE.sub("", err.message))
-        return ServingError.from_code(int(err.error_code), message)
+        return ServingError.from_code(int(err.error_code), err.message)
     log.error("unexpected error while running a model", exc_info=err)
     return Internal(INTERNAL_TEXT)
 
@@ -140,8 +134,13 @@ class Servable:
         self.path = path
         self.options = options
         self.session = session
-        # Upstream keeps only signature_def unless remove_unused_fields_from_bundle_metagraph=false.
-        self.meta_graph = None if options.remove_unused_fields_from_bundle_metagraph else meta_graph
+        # The bundle's MetaGraphDef: only its signature_def unless remove_unused_fields_from_bundle_metagraph
+        # is false (saved_model_bundle_factory.cc); a copy, so the parsed graph_def can be freed.
+        if meta_graph is not None and options.remove_unused_fields_from_bundle_metagraph:
+            lean = type(meta_graph)()
+            lean.signature_def.MergeFrom(meta_graph.signature_def)
+            meta_graph, signature_defs = lean, lean.signature_def
+        self.meta_graph = meta_graph
         self.signatures = {key: signature_info(key, sig) for key, sig in signature_defs.items()}
         self.signature_def_map = signature_def_map(signature_defs)
         self.runners = {

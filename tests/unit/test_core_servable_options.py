@@ -90,8 +90,8 @@ def test_remove_unused_fields_keeps_only_signatures(tf1_path: str) -> None:
     full = Servable.load(
         "m", 1, tf1_path, options=LoadOptions(remove_unused_fields_from_bundle_metagraph=False)
     )
-    assert lean.meta_graph is None
-    assert full.meta_graph is not None and full.meta_graph.graph_def.node
+    assert not lean.meta_graph.graph_def.node and lean.meta_graph.signature_def
+    assert full.meta_graph.graph_def.node
     assert lean.signature_def_map == full.signature_def_map
 
 

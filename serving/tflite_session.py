@@ -1,12 +1,13 @@
 """`<version>/model.tflite` served with LiteRT, as upstream's TfLiteSession (servables/tensorflow/
 tflite_session.cc) does under `--prefer_tflite_model`.
 
-Upstream reads SignatureDefs from the model's "signature_defs_metadata" entry (tflite
-signature_def_util); a model converted by the TFLite converter has none, and upstream then builds one
-`serving_default` predict signature from the interpreter's input and output tensors: alias = tensor name
-without its `:N` suffix, TensorInfo name = tensor name, dtype and dims from the tensor. This module does
-the same (the metadata-SignatureDef variant is not read: see the README's differences). Runs resize
-inputs to the fed shape, as upstream; one interpreter, used under a lock.
+SignatureDefs are the model's own, read as upstream reads them (tflite signature_def_util
+GetSignatureDefMap): the "signature_defs_metadata" metadata entry, a FlexBuffer map of signature key ->
+serialized SignatureDef; tensor names that the interpreter does not know are retried without their
+`:N` suffix (FixTfLiteTensorName). A model without that entry (what the TFLite converter writes) gets
+one `serving_default` predict signature built from the interpreter's input and output tensors:
+alias = tensor name without `:N`, TensorInfo name = tensor name, dtype and dims from the tensor. Runs
+resize inputs to the fed shape, as upstream; one interpreter, used under a lock.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from serving.signatures import PREDICT_METHOD
-from serving.status import InvalidArgument
+from serving.status import Internal, InvalidArgument
 from serving.types import DEFAULT_SIGNATURE
 
 TFLITE_MODEL = "model.tflite"
+SIGNATURE_DEFS_METADATA = "signature_defs_metadata"
 
 
 def tflite_model_found(path: str) -> bool:
@@ -34,24 +36,63 @@ def legacy_name(tensor_name: str) -> str:
     return tensor_name.split(":", 1)[0]
 
 
+def metadata_signature_defs(model: bytes) -> dict[str, Any]:
+    """The SignatureDefs stored in the model's metadata ({} when it has none)."""
+    from flatbuffers import flexbuffers
+    from tensorflow.core.protobuf import meta_graph_pb2
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    root = schema.Model.GetRootAsModel(model, 0)
+    for i in range(root.MetadataLength()):
+        entry = root.Metadata(i)
+        if entry.Name() == SIGNATURE_DEFS_METADATA.encode():
+            data = root.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+            signatures = flexbuffers.GetRoot(data).AsMap
+            return {
+                key.AsKey: meta_graph_pb2.SignatureDef.FromString(value.AsStringBytes)
+                for key, value in zip(signatures.Keys, signatures.Values, strict=True)
+            }
+    return {}
+
+
 class TfLiteSession:
-    def __init__(self, interpreter: Any) -> None:
+    def __init__(self, interpreter: Any, model: bytes = b"") -> None:
         self._interpreter = interpreter
         self._lock = threading.Lock()
         self._inputs = {d["name"]: d for d in interpreter.get_input_details()}
         self._outputs = {d["name"]: d for d in interpreter.get_output_details()}
-        self.signature_defs = {DEFAULT_SIGNATURE: self._mock_signature()}
+        signature_defs = metadata_signature_defs(model) if model else {}
+        for sig in signature_defs.values():
+            self._fix_names(sig)
+        self.signature_defs = signature_defs or {DEFAULT_SIGNATURE: self._mock_signature()}
+
+    def _fix_names(self, sig: Any) -> None:
+        """FixTfLiteTensorName for every input and output of a metadata SignatureDef."""
+        for kind, infos, known in (
+            ("input", sig.inputs, self._inputs),
+            ("output", sig.outputs, self._outputs),
+        ):
+            for alias, info in infos.items():
+                if info.name in known:
+                    continue
+                if legacy_name(info.name) not in known:
+                    raise Internal(  # TF_RETURN_WITH_CONTEXT_IF_ERROR appends "\n\t" + context
+                        f"Unknown tensor '{info.name}'.\n\t"
+                        f"Signature {kind} {alias} references an unknown tensor"
+                    )
+                info.name = legacy_name(info.name)
 
     @classmethod
     def load(cls, path: str) -> TfLiteSession:
         from ai_edge_litert.interpreter import Interpreter
 
+        model = (Path(path) / TFLITE_MODEL).read_bytes()
         try:
-            interpreter = Interpreter(model_content=(Path(path) / TFLITE_MODEL).read_bytes())
+            interpreter = Interpreter(model_content=model)
             interpreter.allocate_tensors()
         except ValueError as err:
             raise InvalidArgument("Cannot build FlatBufferModel from buffer.") from err
-        return cls(interpreter)
+        return cls(interpreter, model)
 
     def _mock_signature(self) -> Any:
         import tensorflow as tf

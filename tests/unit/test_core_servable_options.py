@@ -144,3 +144,59 @@ def test_unexpected_error_is_internal_with_fixed_text(
     assert str(info.value) == INTERNAL_TEXT
     assert "can only concatenate" not in str(info.value)
     assert any("can only concatenate" in (r.exc_text or "") for r in caplog.records)
+
+
+def _with_signature_defs(model: bytes, signature_defs: dict[str, object]) -> bytes:
+    """The model with a "signature_defs_metadata" entry, as tflite signature_def_util SetSignatureDefMap
+    writes it (FlexBuffer map of key -> serialized SignatureDef as a String)."""
+    from flatbuffers import flexbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    fbb = flexbuffers.Builder()
+    with fbb.Map():
+        for key, sig in signature_defs.items():
+            fbb.Key(key)
+            fbb.String(sig.SerializeToString().decode("ascii"))  # type: ignore[attr-defined]
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    buffer = schema.BufferT()
+    buffer.data = list(fbb.Finish())
+    obj.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = "signature_defs_metadata"
+    entry.buffer = len(obj.buffers) - 1
+    obj.metadata = [*(obj.metadata or []), entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+
+
+def _tflite_signature(input_name: str, output_name: str) -> object:
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    sig = meta_graph_pb2.SignatureDef(method_name="tensorflow/serving/regress")
+    sig.inputs["x"].name = input_name
+    sig.inputs["x"].dtype = 1
+    sig.outputs["y"].name = output_name
+    sig.outputs["y"].dtype = 1
+    return sig
+
+
+def test_prefer_tflite_model_reads_the_models_signature_defs(tflite_version: Path, tmp_path: Path) -> None:
+    # tflite_session.cc TfLiteSession::Create: SignatureDefs from the model's metadata when present.
+    plain = Servable.load("m", 1, str(tflite_version), options=LoadOptions(prefer_tflite_model=True))
+    info = plain.signatures["serving_default"]
+    (in_alias,), (out_alias,) = info.inputs, info.outputs
+    model = (tflite_version / "model.tflite").read_bytes()
+    version = tmp_path / "1"
+    version.mkdir()
+    sig = _tflite_signature(info.inputs[in_alias].name, info.outputs[out_alias].name)
+    (version / "model.tflite").write_bytes(_with_signature_defs(model, {"half": sig}))
+    servable = Servable.load("m", 1, str(version), options=LoadOptions(prefer_tflite_model=True))
+    assert set(servable.signatures) == {"half"}
+    assert servable.signatures["half"].method_name == "tensorflow/serving/regress"
+    np.testing.assert_allclose(servable.predict("half", {"x": X})["y"], [2.5, 3.0, 4.5])
+
+    bad = _tflite_signature("nope:0", info.outputs[out_alias].name)
+    (version / "model.tflite").write_bytes(_with_signature_defs(model, {"half": bad}))
+    with pytest.raises(Internal) as err:
+        Servable.load("m", 1, str(version), options=LoadOptions(prefer_tflite_model=True))
+    assert str(err.value) == "Unknown tensor 'nope:0'.\n\tSignature input x references an unknown tensor"

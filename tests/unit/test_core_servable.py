@@ -179,3 +179,27 @@ def test_load_errors_name_the_path(tmp_path: Path) -> None:
     corrupt = add_corrupt_version(tmp_path / "base", 3)
     with pytest.raises(Exception, match=str(corrupt)):
         Servable.load("m", 3, str(corrupt))
+
+
+def test_tf2_signature_defaults(tmp_path: Path) -> None:
+    # TF 2.19 writes SignatureDef `defaults` for tf.function tensor defaults; predict_util.cc /
+    # tensorflow/cc/saved_model/util.cc GetInputValues feed them when the request omits the input.
+    import tensorflow as tf
+
+    two = tf.constant(2.0)
+
+    class WithDefault(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32)])
+        def f(self, x: tf.Tensor, offset: tf.Tensor = two) -> dict[str, tf.Tensor]:
+            return {"y": 0.5 * x + offset}
+
+    module = WithDefault()
+    tf.saved_model.save(module, str(tmp_path / "1"), signatures={"serving_default": module.f})
+    servable = Servable.load("d", 1, str(tmp_path / "1"))
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    sig_map = get_model_metadata_pb2.SignatureDefMap.FromString(servable.signature_def_map)
+    assert set(sig_map.signature_def["serving_default"].defaults) == {"offset"}
+    np.testing.assert_allclose(servable.predict("", {"x": X})["y"], [2.5, 3.0, 4.5])
+    offset = np.array(0.0, np.float32)
+    np.testing.assert_allclose(servable.predict("", {"x": X, "offset": offset})["y"], [0.5, 1.0, 2.5])

@@ -1,7 +1,9 @@
-"""A TF1 (graph-mode) SavedModel served by a live `tfkit serve`, over every REST and gRPC API.
+"""A TF1 (graph-mode) SavedModel served by a live `tfkit serve`, over every REST and gRPC API, answering
+exactly as the TF2 model of the same family served beside it.
 
-The model is the kit's own TF1 half_plus_two (tests/support/tf1_models.py), served as upstream's docs
-serve theirs: `--model_name=half_plus_two --model_base_path=...`. Expected answers are upstream's:
+`half_plus_two` is the kit's own TF1 model (tests/support/tf1_models.py), `half_tf2` the TF2 one of
+tests/unit/core_savedmodels.py; one server loads both from a model config file. Expected answers are
+upstream's:
 the REST tutorial (instances [1.0, 2.0, 5.0] -> predictions [2.5, 3.0, 4.5]),
 model_servers/tensorflow_model_server_test.py (testClassify, testRegress, testMultiInference,
 testGetModelMetadata: x = 2 -> 3.0) and servables/tensorflow/classifier.cc for the signature error.
@@ -29,16 +31,30 @@ from tensorflow_serving.apis import (
 from serving.grpc.codec import numpy_from_tensor_proto
 from tests.support.server import LiveServer, running_server
 from tests.support.tf1_models import half_plus_two_tf1_base
+from tests.unit.core_savedmodels import add_version
 
 pytestmark = pytest.mark.live
 MODEL = "half_plus_two"
+TF2 = "half_tf2"
+BOTH = pytest.mark.parametrize("model", [MODEL, TF2])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    base = half_plus_two_tf1_base(tmp_path_factory.mktemp("tf1") / MODEL)
-    flags = [f"--model_name={MODEL}", f"--model_base_path={base}"]
-    with running_server(flags, wait_models=[MODEL]) as live:
+    root = tmp_path_factory.mktemp("tf1")
+    tf1 = half_plus_two_tf1_base(root / MODEL)
+    tf2 = root / TF2
+    add_version(tf2, 1)
+    config = root / "models.config"
+    config.write_text(
+        "model_config_list {\n"
+        + "".join(
+            f'  config {{ name: "{name}" base_path: "{base}" model_platform: "tensorflow" }}\n'
+            for name, base in ((MODEL, tf1), (TF2, tf2))
+        )
+        + "}\n"
+    )
+    with running_server([f"--model_config_file={config}"], wait_models=[MODEL, TF2]) as live:
         yield live
 
 
@@ -48,8 +64,8 @@ def stub(server: LiveServer) -> Iterator[prediction_service_pb2_grpc.PredictionS
         yield prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
 
-def _post(server: LiveServer, verb: str, body: Any) -> requests.Response:
-    return requests.post(f"{server.rest_url}/v1/models/{MODEL}:{verb}", json=body, timeout=30)
+def _post(server: LiveServer, verb: str, body: Any, model: str = MODEL) -> requests.Response:
+    return requests.post(f"{server.rest_url}/v1/models/{model}:{verb}", json=body, timeout=30)
 
 
 def _examples(message: Any, *xs: float) -> None:
@@ -62,17 +78,19 @@ def _examples(message: Any, *xs: float) -> None:
 # -- REST ---------------------------------------------------------------------------------------------
 
 
-def test_rest_predict(server: LiveServer) -> None:
-    resp = _post(server, "predict", {"instances": [1.0, 2.0, 5.0]})
+@BOTH
+def test_rest_predict(server: LiveServer, model: str) -> None:
+    resp = _post(server, "predict", {"instances": [1.0, 2.0, 5.0]}, model)
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"predictions": [2.5, 3.0, 4.5]}
 
 
-def test_rest_classify_and_regress(server: LiveServer) -> None:
+@BOTH
+def test_rest_classify_and_regress(server: LiveServer, model: str) -> None:
     body = {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}]}
-    assert _post(server, "classify", body).json() == {"results": [[["", 3.0]]]}
+    assert _post(server, "classify", body, model).json() == {"results": [[["", 3.0]]]}
     body = {"signature_name": "regress_x_to_y", "examples": [{"x": 2.0}, {"x": 4.0}]}
-    assert _post(server, "regress", body).json() == {"results": [3.0, 4.0]}
+    assert _post(server, "regress", body, model).json() == {"results": [3.0, 4.0]}
 
 
 def test_rest_metadata(server: LiveServer) -> None:
@@ -82,8 +100,9 @@ def test_rest_metadata(server: LiveServer) -> None:
     assert signatures["regress_x_to_y"]["inputs"]["inputs"]["name"] == "tf_example:0"
 
 
-def test_rest_classify_on_predict_signature_is_invalid_argument(server: LiveServer) -> None:
-    resp = _post(server, "classify", {"examples": [{"x": 2.0}]})
+@BOTH
+def test_rest_classify_on_predict_signature_is_invalid_argument(server: LiveServer, model: str) -> None:
+    resp = _post(server, "classify", {"examples": [{"x": 2.0}]}, model)
     assert resp.status_code == 400
     assert resp.json()["error"].startswith("No classification inputs found in SignatureDef: inputs {")
 
@@ -91,9 +110,10 @@ def test_rest_classify_on_predict_signature_is_invalid_argument(server: LiveServ
 # -- gRPC ---------------------------------------------------------------------------------------------
 
 
-def test_grpc_predict(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+@BOTH
+def test_grpc_predict(stub: prediction_service_pb2_grpc.PredictionServiceStub, model: str) -> None:
     request = predict_pb2.PredictRequest()
-    request.model_spec.name = MODEL
+    request.model_spec.name = model
     request.inputs["x"].dtype = types_pb2.DT_FLOAT
     request.inputs["x"].tensor_shape.dim.add().size = 3
     request.inputs["x"].float_val.extend([1.0, 2.0, 5.0])
@@ -103,25 +123,30 @@ def test_grpc_predict(stub: prediction_service_pb2_grpc.PredictionServiceStub) -
     assert response.model_spec.version.value == 1
 
 
-def test_grpc_classify_and_regress(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+@BOTH
+def test_grpc_classify_and_regress(
+    stub: prediction_service_pb2_grpc.PredictionServiceStub, model: str
+) -> None:
     classify = classification_pb2.ClassificationRequest()
-    classify.model_spec.name = MODEL
+    classify.model_spec.name = model
     classify.model_spec.signature_name = "classify_x_to_y"
     _examples(classify.input, 2.0)
     result = stub.Classify(classify, timeout=30).result
     assert [[c.score for c in r.classes] for r in result.classifications] == [[3.0]]
     regress = regression_pb2.RegressionRequest()
-    regress.model_spec.name = MODEL
+    regress.model_spec.name = model
     regress.model_spec.signature_name = "regress_x_to_y"
     _examples(regress.input, 2.0)
     assert [r.value for r in stub.Regress(regress, timeout=30).result.regressions] == [3.0]
 
 
-def test_grpc_multi_inference(stub: prediction_service_pb2_grpc.PredictionServiceStub) -> None:
+@BOTH
+def test_grpc_multi_inference(stub: prediction_service_pb2_grpc.PredictionServiceStub, model: str) -> None:
+    # multi_inference_test.cc RegressAndClassifySignaturesTest, run there on the TF1 and TF2 models.
     request = inference_pb2.MultiInferenceRequest()
     for signature, method in (("regress_x_to_y", "regress"), ("classify_x_to_y", "classify")):
         task = request.tasks.add()
-        task.model_spec.name = MODEL
+        task.model_spec.name = model
         task.model_spec.signature_name = signature
         task.method_name = f"tensorflow/serving/{method}"
     _examples(request.input, 2.0)
@@ -141,11 +166,12 @@ def test_grpc_metadata(stub: prediction_service_pb2_grpc.PredictionServiceStub) 
     assert sig_map.signature_def["serving_default"].inputs["x"].name == "x:0"
 
 
+@BOTH
 def test_grpc_regress_on_predict_signature_is_invalid_argument(
-    stub: prediction_service_pb2_grpc.PredictionServiceStub,
+    stub: prediction_service_pb2_grpc.PredictionServiceStub, model: str
 ) -> None:
     request = regression_pb2.RegressionRequest()
-    request.model_spec.name = MODEL
+    request.model_spec.name = model
     _examples(request.input, 2.0)
     with pytest.raises(grpc.RpcError) as info:
         stub.Regress(request, timeout=30)

@@ -15,10 +15,11 @@ message, and its traceback is logged (no Python exception text reaches a client)
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 
@@ -74,6 +75,23 @@ def runtime_error(err: BaseException) -> ServingError:
         return ServingError.from_code(int(err.error_code), err.message)
     log.error("unexpected error while running a model", exc_info=err)
     return Internal(INTERNAL_TEXT)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Every exception leaving `fn` is a ServingError (unexpected ones: INTERNAL, logged)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            raise runtime_error(err) from err
+
+    return wrapper
 
 
 def run_session(
@@ -181,6 +199,7 @@ class Servable:
             )
         return runner
 
+    @guarded
     def prepare_predict(
         self, signature_name: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str]
     ) -> SignatureRunner:
@@ -222,6 +241,7 @@ class Servable:
         runner.check_dtypes(inputs)
         return runner
 
+    @guarded
     def predict(
         self, signature_name: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
     ) -> dict[str, np.ndarray]:
@@ -243,16 +263,19 @@ class Servable:
         )
         return runner
 
+    @guarded
     def classify(self, signature_name: str, examples: Sequence[bytes]) -> list[list[tuple[bytes, float]]]:
         runner = self.examples_runner(signature_name, CLASSIFY_METHOD)
         outputs = _by_alias(runner, self._run_examples([runner], examples))
         return classification_results(runner.info, outputs, len(examples))
 
+    @guarded
     def regress(self, signature_name: str, examples: Sequence[bytes]) -> list[float]:
         runner = self.examples_runner(signature_name, REGRESS_METHOD)
         outputs = _by_alias(runner, self._run_examples([runner], examples))
         return regression_results(outputs, len(examples))
 
+    @guarded
     def multi_inference(self, tasks: Sequence[tuple[str, str]], examples: Sequence[bytes]) -> list[Results]:
         """(signature_name, method_name) tasks over one input, in one run that feeds the examples to
         every task's input tensor (multi_inference.cc; no "same input tensor" restriction in 2.19.0)."""

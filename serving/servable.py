@@ -10,21 +10,20 @@ MultiInference multi_inference.cc (one run feeding the same examples to every ta
 
 Errors are `ServingError`s with upstream's texts and codes. TensorFlow runtime errors keep TF's code
 and text (serving/status.py maps them); any other exception inside a run becomes INTERNAL with a fixed
-message, and its traceback is logged (no Python exception text reaches a client).
+message, and its traceback is logged (serving/session.py; no Python exception text reaches a client).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any
 
 import numpy as np
 
 from serving.dtypes import tf_type_name
 from serving.examples import classification_results, regression_results
+from serving.session import Session, guarded, run_session, runtime_error
 from serving.signatures import (
     CLASSIFY_METHOD,
     REGRESS_METHOD,
@@ -34,15 +33,12 @@ from serving.signatures import (
     signature_def_map,
     signature_info,
 )
-from serving.status import FailedPrecondition, Internal, InvalidArgument, ServingError, Unimplemented
+from serving.status import FailedPrecondition, InvalidArgument, Unimplemented
 from serving.types import DEFAULT_SIGNATURE, SignatureInfo
 
 __all__ = ["CLASSIFY_METHOD", "REGRESS_METHOD", "LoadOptions", "Servable", "SignatureRunner"]
 
-log = logging.getLogger(__name__)
-
 INIT_OP_SIGNATURE = "__saved_model_init_op"
-INTERNAL_TEXT = "Internal error while running the model; see the server log"
 
 Results = list[list[tuple[bytes, float]]] | list[float]
 
@@ -57,50 +53,6 @@ class LoadOptions:
     # Serialized tensorflow.ConfigProto for every Session (upstream's SessionBundleConfig.session_config,
     # built by server.cc from --tensorflow_session_config_file and the *_parallelism flags); b"" = TF's.
     session_config: bytes = b""
-
-
-class Session(Protocol):
-    """Session::Run by tensor names (serving/graph_session.py, serving/tflite_session.py)."""
-
-    def run(self, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]) -> list[np.ndarray]: ...
-
-
-def runtime_error(err: BaseException) -> ServingError:
-    """An error raised inside a run as the ServingError a client gets (TF's code and text, or INTERNAL)."""
-    import tensorflow as tf
-
-    if isinstance(err, ServingError):
-        return err
-    if isinstance(err, tf.errors.OpError):
-        return ServingError.from_code(int(err.error_code), err.message)
-    log.error("unexpected error while running a model", exc_info=err)
-    return Internal(INTERNAL_TEXT)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Every exception leaving `fn` is a ServingError (unexpected ones: INTERNAL, logged)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as err:
-            raise runtime_error(err) from err
-
-    return wrapper
-
-
-def run_session(
-    session: Session, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]
-) -> list[np.ndarray]:
-    try:
-        return session.run(feeds, fetches)
-    except Exception as err:
-        raise runtime_error(err) from err
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving.servable import CLASSIFY_METHOD, INTERNAL_TEXT, REGRESS_METHOD, LoadOptions, Servable
+from serving.servable import CLASSIFY_METHOD, REGRESS_METHOD, LoadOptions, Servable
+from serving.session import INTERNAL_TEXT
 from serving.status import Internal, InvalidArgument
 from tests.support.tf1_models import half_plus_two_tf1_base
 from tests.unit.core_savedmodels import add_version, example

@@ -75,6 +75,14 @@ def _examples(message: Any, *xs: float) -> None:
         message.example_list.examples.add().CopyFrom(example)
 
 
+def _regress_request(model: str, signature: str) -> regression_pb2.RegressionRequest:
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    _examples(request.input, 2.0)
+    return request
+
+
 # -- REST ---------------------------------------------------------------------------------------------
 
 
@@ -133,10 +141,7 @@ def test_grpc_classify_and_regress(
     _examples(classify.input, 2.0)
     result = stub.Classify(classify, timeout=30).result
     assert [[c.score for c in r.classes] for r in result.classifications] == [[3.0]]
-    regress = regression_pb2.RegressionRequest()
-    regress.model_spec.name = model
-    regress.model_spec.signature_name = "regress_x_to_y"
-    _examples(regress.input, 2.0)
+    regress = _regress_request(model, "regress_x_to_y")
     assert [r.value for r in stub.Regress(regress, timeout=30).result.regressions] == [3.0]
 
 
@@ -170,11 +175,8 @@ def test_grpc_metadata(stub: prediction_service_pb2_grpc.PredictionServiceStub) 
 def test_grpc_regress_on_predict_signature_is_invalid_argument(
     stub: prediction_service_pb2_grpc.PredictionServiceStub, model: str
 ) -> None:
-    request = regression_pb2.RegressionRequest()
-    request.model_spec.name = model
-    _examples(request.input, 2.0)
     with pytest.raises(grpc.RpcError) as info:
-        stub.Regress(request, timeout=30)
+        stub.Regress(_regress_request(model, ""), timeout=30)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert info.value.details().startswith("No regression inputs found in SignatureDef: inputs {")
 

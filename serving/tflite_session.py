@@ -61,6 +61,7 @@ class TfLiteSession:
         self._lock = threading.Lock()
         self._inputs = {d["name"]: d for d in interpreter.get_input_details()}
         self._outputs = {d["name"]: d for d in interpreter.get_output_details()}
+        self._shapes = {name: tuple(int(n) for n in d["shape"]) for name, d in self._inputs.items()}
         signature_defs = metadata_signature_defs(model) if model else {}
         for sig in signature_defs.values():
             self._fix_names(sig)
@@ -113,9 +114,11 @@ class TfLiteSession:
             interpreter = self._interpreter
             resized = False
             for name, value in feeds.items():
-                d = self._inputs[name]
-                if tuple(interpreter.get_tensor(d["index"]).shape) != value.shape:
-                    interpreter.resize_tensor_input(d["index"], list(value.shape), strict=False)
+                if self._shapes.get(name) != value.shape:
+                    interpreter.resize_tensor_input(
+                        self._inputs[name]["index"], list(value.shape), strict=False
+                    )
+                    self._shapes[name] = value.shape
                     resized = True
             if resized:
                 interpreter.allocate_tensors()

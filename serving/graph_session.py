@@ -63,13 +63,20 @@ class GraphSession:
         return cls(session, config)
 
     def run(self, feeds: Feeds, fetches: Sequence[str]) -> list[np.ndarray]:
-        """Session::Run: feed tensors by name, fetch tensors by name (outputs in `fetches` order)."""
-        names = tuple(feeds)
-        key = (names, tuple(fetches))
+        """Session::Run: feed tensors by name, fetch tensors by name (outputs in `fetches` order).
+        Callables are keyed by the sorted names, as DirectSession keys its executors, so the cache
+        stays bounded by the sets of names, not their orders."""
+        feed_names = tuple(sorted(feeds))
+        fetch_names = tuple(sorted(set(fetches)))
+        key = (feed_names, fetch_names)
         fn = self._callables.get(key)
         if fn is None:
             fn = self._make_callable(key)
-        return list(fn(*(feeds[name] for name in names)))
+        values = fn(*(feeds[name] for name in feed_names))
+        if fetch_names == tuple(fetches):
+            return list(values)
+        by_name = dict(zip(fetch_names, values, strict=True))
+        return [by_name[name] for name in fetches]
 
     def _make_callable(self, key: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[..., Any]:
         with self._lock:

@@ -203,3 +203,14 @@ def test_tf2_signature_defaults(tmp_path: Path) -> None:
     np.testing.assert_allclose(servable.predict("", {"x": X})["y"], [2.5, 3.0, 4.5])
     offset = np.array(0.0, np.float32)
     np.testing.assert_allclose(servable.predict("", {"x": X, "offset": offset})["y"], [0.5, 1.0, 2.5])
+
+
+def test_output_filter_order_shares_one_session_callable(servable: Servable) -> None:
+    inputs = {"a": X, "b": np.ones(3, np.float32)}
+    first = servable.predict("sum_ab", inputs, ["s", "d"])
+    cached = len(servable.session._callables)  # type: ignore[attr-defined]
+    second = servable.predict("sum_ab", inputs, ["d", "s"])
+    assert list(first) == ["s", "d"] and list(second) == ["d", "s"]
+    np.testing.assert_allclose(second["s"], X + 1)
+    np.testing.assert_allclose(second["d"], X - 1)
+    assert len(servable.session._callables) == cached  # type: ignore[attr-defined]

@@ -1,87 +1,89 @@
-"""One loaded SavedModel version: its signatures (as TF Serving reports them) and how to run them.
+"""One loaded model version: its SignatureDefs (as TF Serving reports them) and how to run them.
 
-`Servable.load(name, version, path, tags)` loads the SavedModel with `tf.saved_model.load`, reads the
-MetaGraphDef from `saved_model.pb` for the signature metadata (including TF2's `__saved_model_init_op`
-pseudo-signature) and keeps one prepared `SignatureRunner` per callable signature. The runners feed
-numpy arrays straight into the signature's concrete function (flat call, no Python-side shape binding),
-so, as upstream, nothing validates shapes against the TensorInfo: a wrong shape fails inside the
-TensorFlow runtime with its own message. Every error is a `ServingError` with the upstream text
-(contract §2.2, §5).
+`Servable.load(name, version, path, tags, options)` loads the version as upstream's
+SavedModelBundleFactory does: with `LoadOptions.prefer_tflite_model` and a `<version>/model.tflite`,
+a LiteRT session (serving/tflite_session.py); otherwise the SavedModel (TF1 graph-mode or TF2) in one
+TensorFlow Session (serving/graph_session.py). Every API then runs the SignatureDef's tensor names
+through that session, so TF1 and TF2 models behave alike, as upstream. Predict follows predict_util.cc
+(request validation, SignatureDef `defaults`), Classify/Regress classifier.cc / regressor.cc,
+MultiInference multi_inference.cc (one run feeding the same examples to every task's input tensor).
+
+Errors are `ServingError`s with upstream's texts and codes. TensorFlow runtime errors keep TF's code
+and text (serving/status.py maps them); any other exception inside a run becomes INTERNAL with a fixed
+message, and its traceback is logged (serving/session.py; no Python exception text reaches a client).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from serving.dtypes import tf_type_name, tf_type_name_for
+from serving.dtypes import tf_type_name
 from serving.examples import classification_results, regression_results
-from serving.status import (
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    ServingError,
-    Unimplemented,
-    Unknown,
+from serving.session import Session, guarded, run_session, runtime_error
+from serving.signatures import (
+    CLASSIFY_METHOD,
+    REGRESS_METHOD,
+    check_examples_signature,
+    check_predict_method,
+    read_meta_graph,
+    signature_def_map,
+    signature_info,
 )
-from serving.types import DEFAULT_SIGNATURE, SignatureInfo, TensorInfo
+from serving.status import FailedPrecondition, InvalidArgument, Unimplemented
+from serving.types import DEFAULT_SIGNATURE, SignatureInfo
+
+__all__ = ["CLASSIFY_METHOD", "REGRESS_METHOD", "LoadOptions", "Servable", "SignatureRunner"]
 
 INIT_OP_SIGNATURE = "__saved_model_init_op"
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-REGRESS_METHOD = "tensorflow/serving/regress"
 
-_RUNTIME_PREAMBLE = re.compile(
-    r"^Graph execution error:\s*(?:Detected at node .*?\n<stack traces unavailable>\n)?", re.S
-)
-_OP_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\]\s*$")
+Results = list[list[tuple[bytes, float]]] | list[float]
 
 
-def runtime_error(err: Exception) -> ServingError:
-    """A TensorFlow runtime error as the ServingError upstream would return (same code, TF's text)."""
-    import tensorflow as tf
+@dataclass(frozen=True)
+class LoadOptions:
+    """How versions load; fields and defaults are tensorflow_model_server 2.19.0's flags (main.cc)."""
 
-    if isinstance(err, ServingError):
-        return err
-    if isinstance(err, tf.errors.OpError):
-        message = _OP_SUFFIX.sub("", _RUNTIME_PREAMBLE.sub("", err.message))
-        return ServingError.from_code(int(err.error_code), message)
-    if isinstance(err, (TypeError, ValueError)):
-        return InvalidArgument(str(err))
-    return Unknown(f"{type(err).__name__}: {err}")
+    enable_signature_method_name_check: bool = False
+    prefer_tflite_model: bool = False
+    remove_unused_fields_from_bundle_metagraph: bool = True
+    # Serialized tensorflow.ConfigProto for every Session (upstream's SessionBundleConfig.session_config,
+    # built by server.cc from --tensorflow_session_config_file and the *_parallelism flags); b"" = TF's.
+    session_config: bytes = b""
 
 
 @dataclass(frozen=True)
 class SignatureRunner:
-    """A callable signature: the concrete function, its flat argument order and argument dtypes."""
+    """One SignatureDef bound to its session: feeds by alias (plus `defaults`), fetches by alias."""
 
     info: SignatureInfo
-    function: Any
-    arg_names: tuple[str, ...]
-    arg_types: tuple[str, ...]  # TF DataTypeString per argument, e.g. "float"
-    captured: tuple[Any, ...]
+    proto: Any  # the SignatureDef (for upstream's DebugString texts)
+    session: Session
+    arg_names: tuple[str, ...]  # input aliases in feed order
+    arg_types: tuple[str, ...]  # TF DataTypeString per alias, e.g. "float"
+    defaults: Mapping[str, np.ndarray]
 
     def check_dtypes(self, inputs: Mapping[str, np.ndarray]) -> None:
         """Reject a tensor whose dtype differs from the signature, with TF's runtime text."""
         for i, (alias, expected) in enumerate(zip(self.arg_names, self.arg_types, strict=True)):
-            got = tf_type_name(inputs[alias])
-            if got != expected:
+            value = inputs.get(alias)
+            if value is not None and (got := tf_type_name(value)) != expected:
                 raise InvalidArgument(f"Expects arg[{i}] to be {expected} but {got} is provided")
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run on already validated inputs; returns every output of the signature as numpy."""
-        import tensorflow as tf
-
-        try:
-            flat = [tf.constant(inputs[name]) for name in self.arg_names]
-            outputs = self.function._call_flat(flat, self.captured)
-            return {alias: tensor.numpy() for alias, tensor in outputs.items()}
-        except Exception as err:
-            raise runtime_error(err) from err
+    def run(
+        self, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
+    ) -> dict[str, np.ndarray]:
+        """Run on validated inputs; returns the filtered outputs (all when no filter) as numpy."""
+        feeds = {}
+        for alias in self.arg_names:
+            value = inputs.get(alias)
+            feeds[self.info.inputs[alias].name] = self.defaults[alias] if value is None else value
+        aliases = tuple(output_filter) or tuple(self.info.outputs)
+        outputs = run_session(self.session, feeds, [self.info.outputs[a].name for a in aliases])
+        return dict(zip(aliases, outputs, strict=True))
 
 
 class Servable:
@@ -92,34 +94,52 @@ class Servable:
         name: str,
         version: int,
         path: str,
-        signatures: dict[str, SignatureInfo],
-        signature_def_map: bytes,
-        runners: dict[str, SignatureRunner],
-        loaded: Any,
+        signature_defs: Any,
+        session: Session,
+        options: LoadOptions = LoadOptions(),
+        meta_graph: Any = None,
     ) -> None:
         self.name = name
         self.version = version
         self.path = path
-        self.signatures = signatures
-        self.signature_def_map = signature_def_map
-        self.runners = runners
-        self._loaded = loaded  # keeps variables alive as long as the servable is referenced
+        self.options = options
+        self.session = session
+        # The bundle's MetaGraphDef: only its signature_def unless remove_unused_fields_from_bundle_metagraph
+        # is false (saved_model_bundle_factory.cc); a copy, so the parsed graph_def can be freed.
+        if meta_graph is not None and options.remove_unused_fields_from_bundle_metagraph:
+            lean = type(meta_graph)()
+            lean.signature_def.MergeFrom(meta_graph.signature_def)
+            meta_graph, signature_defs = lean, lean.signature_def
+        self.meta_graph = meta_graph
+        self.signatures = {key: signature_info(key, sig) for key, sig in signature_defs.items()}
+        self.signature_def_map = signature_def_map(signature_defs)
+        self.runners = {
+            key: _runner(self.signatures[key], sig, session) for key, sig in signature_defs.items()
+        }
 
     @classmethod
-    def load(cls, name: str, version: int, path: str, tags: Sequence[str] = ("serve",)) -> Servable:
-        """Load `path` (a SavedModel directory) or raise a ServingError naming the path."""
-        import tensorflow as tf
+    def load(
+        cls,
+        name: str,
+        version: int,
+        path: str,
+        tags: Sequence[str] = ("serve",),
+        options: LoadOptions = LoadOptions(),
+    ) -> Servable:
+        """Load `path` (a version directory) or raise a ServingError naming the path."""
+        from serving.tflite_session import TfLiteSession, tflite_model_found
 
-        meta_graph = _read_meta_graph(path, tags)
         try:
-            loaded = tf.saved_model.load(path, tags=list(tags))
+            if options.prefer_tflite_model and tflite_model_found(path):
+                lite = TfLiteSession.load(path)
+                return cls(name, version, path, lite.signature_defs, lite, options)
+            from serving.graph_session import GraphSession
+
+            meta_graph = read_meta_graph(path, tags)
+            session = GraphSession.load(path, tags, _session_config(options.session_config))
+            return cls(name, version, path, meta_graph.signature_def, session, options, meta_graph)
         except Exception as err:
             raise runtime_error(err) from err
-        signatures = {key: _signature_info(key, sig) for key, sig in meta_graph.signature_def.items()}
-        runners = {
-            key: _runner(signatures[key], fn) for key, fn in loaded.signatures.items() if key in signatures
-        }
-        return cls(name, version, path, signatures, _signature_def_map(meta_graph), runners, loaded)
 
     # -- Predict -------------------------------------------------------------------------------------
 
@@ -131,33 +151,41 @@ class Servable:
             )
         return runner
 
+    @guarded
     def prepare_predict(
         self, signature_name: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str]
     ) -> SignatureRunner:
-        """Validate a Predict request against the signature (upstream order and texts)."""
+        """Validate a Predict request against the signature (predict_util.cc order and texts)."""
         runner = self.predict_runner(signature_name)
-        expected = runner.info.inputs
-        if len(inputs) != len(expected):
+        check_predict_method(runner.info, self.options.enable_signature_method_name_check)
+        expected, defaults = runner.info.inputs, runner.defaults
+        if len(inputs) > len(expected) or (len(inputs) < len(expected) and not defaults):
             sent, wanted = set(inputs), set(expected)
             raise InvalidArgument(
                 f"input size does not match signature: {len(inputs)}!={len(expected)} "
-                f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(wanted))}}}). "
-                f"Sent extra: {{{','.join(sorted(sent - wanted))}}}. "
-                f"Missing but required: {{{','.join(sorted(wanted - sent))}}}."
+                f"len({{{_join(sent)}}}) != len({{{_join(wanted)}}}). "
+                f"Sent extra: {{{_join(sent - wanted)}}}. "
+                f"Missing but required: {{{_join(wanted - sent)}}}."
             )
-        for alias in sorted(expected):
-            if alias not in inputs:
+        for alias in runner.arg_names:
+            if alias not in inputs and alias not in defaults:
                 raise InvalidArgument(
                     f"Signature input alias: {alias}(feed name: {expected[alias].name}) not found in request "
                     f"and no default value provided. Inputs expected to be in the request "
-                    f"{{{','.join(sorted(inputs))}}}, or default input alias set: "
+                    f"{{{_join(inputs)}}}, or default input alias set: {_join(defaults)}"
                 )
+        used = [alias for alias in inputs if alias in expected]
+        if inputs and len(used) != len(inputs):
+            raise InvalidArgument(
+                f"Inputs contains invalid name. Used request inputs: {_join(used)}, "
+                f"request input: {_join(inputs)}"
+            )
         seen: set[str] = set()
         for alias in output_filter:
             if alias not in runner.info.outputs:
                 raise InvalidArgument(
                     f"output tensor alias not found in signature: {alias} Outputs expected to be in the set "
-                    f"{{{','.join(sorted(runner.info.outputs))}}}."
+                    f"{{{_join(runner.info.outputs)}}}."
                 )
             if alias in seen:
                 raise InvalidArgument(f"duplicate output tensor alias: {alias}")
@@ -165,59 +193,64 @@ class Servable:
         runner.check_dtypes(inputs)
         return runner
 
+    @guarded
     def predict(
         self, signature_name: str, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
     ) -> dict[str, np.ndarray]:
         runner = self.prepare_predict(signature_name, inputs, output_filter)
-        outputs = runner.run(inputs)
-        return select_outputs(outputs, output_filter)
+        return runner.run(inputs, output_filter)
 
-    # -- Classify / Regress --------------------------------------------------------------------------
+    # -- Classify / Regress / MultiInference ---------------------------------------------------------
 
     def examples_runner(self, signature_name: str, method: str) -> SignatureRunner:
-        """The signature for Classify/Regress, checked structurally (contract §5)."""
+        """Get{Classification,Regression}SignatureDef + PreProcess* (`method` is the full method name;
+        "classify" / "regress" are accepted too)."""
+        method = {"classify": CLASSIFY_METHOD, "regress": REGRESS_METHOD}.get(method, method)
         key = signature_name or DEFAULT_SIGNATURE
-        info = self.signatures.get(key)
         runner = self.runners.get(key)
-        if info is None or runner is None:
+        if runner is None:
             raise InvalidArgument(f"No signature was found with the name: {key}")
-        check_examples_signature(info, method)
+        check_examples_signature(
+            runner.info, runner.proto, method, self.options.enable_signature_method_name_check
+        )
         return runner
 
+    @guarded
     def classify(self, signature_name: str, examples: Sequence[bytes]) -> list[list[tuple[bytes, float]]]:
-        runner = self.examples_runner(signature_name, "classify")
-        return classification_results(runner.info, self._run_examples(runner, examples), len(examples))
+        runner = self.examples_runner(signature_name, CLASSIFY_METHOD)
+        outputs = _by_alias(runner, self._run_examples([runner], examples))
+        return classification_results(runner.info, outputs, len(examples))
 
+    @guarded
     def regress(self, signature_name: str, examples: Sequence[bytes]) -> list[float]:
-        runner = self.examples_runner(signature_name, "regress")
-        return regression_results(self._run_examples(runner, examples), len(examples))
+        runner = self.examples_runner(signature_name, REGRESS_METHOD)
+        outputs = _by_alias(runner, self._run_examples([runner], examples))
+        return regression_results(outputs, len(examples))
 
-    def multi_inference(
-        self, tasks: Sequence[tuple[str, str]], examples: Sequence[bytes]
-    ) -> list[list[list[tuple[bytes, float]]] | list[float]]:
-        """Run (signature_name, method_name) tasks on one input (multi_inference.cc rules and texts)."""
+    @guarded
+    def multi_inference(self, tasks: Sequence[tuple[str, str]], examples: Sequence[bytes]) -> list[Results]:
+        """(signature_name, method_name) tasks over one input, in one run that feeds the examples to
+        every task's input tensor (multi_inference.cc; no "same input tensor" restriction in 2.19.0)."""
         seen: set[str] = set()
-        runners: list[tuple[SignatureRunner, str]] = []
+        runners: list[SignatureRunner] = []
         for signature_name, method_name in tasks:
             key = signature_name or DEFAULT_SIGNATURE
             if key in seen:
                 raise InvalidArgument(f"Duplicate evaluation of signature: {key}")
             seen.add(key)
-            info, runner = self.signatures.get(key), self.runners.get(key)
-            if info is None or runner is None:
+            runner = self.runners.get(key)
+            if runner is None:
                 raise InvalidArgument(f"Requested signature not found in model graph: {key}")
-            if method_name == CLASSIFY_METHOD:
-                check_examples_signature(info, "classify")
-            elif method_name == REGRESS_METHOD:
-                check_examples_signature(info, "regress")
-            else:
+            if method_name not in (CLASSIFY_METHOD, REGRESS_METHOD):
                 raise Unimplemented(f"Unsupported signature method_name: {method_name}")
-            if runners and runners[0][0].info.inputs["inputs"].name != info.inputs["inputs"].name:
-                raise InvalidArgument("Input tensor must be the same for all Signatures.")
-            runners.append((runner, method_name))
-        results: list[list[list[tuple[bytes, float]]] | list[float]] = []
-        for runner, method_name in runners:
-            outputs = self._run_examples(runner, examples)
+            check_examples_signature(
+                runner.info, runner.proto, method_name, self.options.enable_signature_method_name_check
+            )
+            runners.append(runner)
+        by_name = self._run_examples(runners, examples)
+        results: list[Results] = []
+        for runner, (_, method_name) in zip(runners, tasks, strict=True):
+            outputs = _by_alias(runner, by_name)
             if method_name == CLASSIFY_METHOD:
                 results.append(classification_results(runner.info, outputs, len(examples)))
             else:
@@ -225,118 +258,50 @@ class Servable:
         return results
 
     @staticmethod
-    def _run_examples(runner: SignatureRunner, examples: Sequence[bytes]) -> dict[str, np.ndarray]:
+    def _run_examples(runners: Sequence[SignatureRunner], examples: Sequence[bytes]) -> dict[str, np.ndarray]:
+        """PerformOneShotTensorComputation: one DT_STRING [n] tensor fed to every runner's input tensor,
+        one run; returns outputs by tensor name."""
         if not examples:
             raise InvalidArgument("Input is empty.")
         batch = np.empty(len(examples), dtype=object)
         batch[:] = list(examples)
-        feeds = {runner.arg_names[0]: batch}
-        runner.check_dtypes(feeds)
-        return runner.run(feeds)
+        feeds = {}
+        for runner in runners:
+            runner.check_dtypes({runner.arg_names[0]: batch})
+            feeds[runner.info.inputs[runner.arg_names[0]].name] = batch
+        fetches = sorted({info.name for r in runners for info in r.info.outputs.values()})
+        return dict(zip(fetches, run_session(runners[0].session, feeds, fetches), strict=True))
 
 
 def select_outputs(outputs: dict[str, np.ndarray], output_filter: Sequence[str]) -> dict[str, np.ndarray]:
     return {alias: outputs[alias] for alias in output_filter} if output_filter else outputs
 
 
-def check_examples_signature(info: SignatureInfo, method: str) -> None:
-    """Structural checks of classifier.cc / regressor.cc (method_name itself is not checked, as upstream
-    with `--enable_signature_method_name_check=false`)."""
-    debug = _signature_debug(info)
-    if len(info.inputs) != 1:
-        raise InvalidArgument("Expected one input Tensor.")
-    if method == "classify":
-        if len(info.outputs) not in (1, 2):
-            raise InvalidArgument(f"Expected one or two output Tensors, found {len(info.outputs)}")
-        if "inputs" not in info.inputs:
-            raise FailedPrecondition(f"No classification inputs found in SignatureDef: {debug}")
-        if "classes" not in info.outputs and "scores" not in info.outputs:
-            raise FailedPrecondition(
-                'Expected classification signature outputs to contain at least one of "classes" or '
-                f'"scores". Signature was: {debug}'
-            )
-        return
-    if len(info.outputs) != 1:
-        raise InvalidArgument("Expected one output Tensor.")
-    if "inputs" not in info.inputs:
-        raise FailedPrecondition(f"No regression inputs found in SignatureDef: {debug}")
-    if "outputs" not in info.outputs:
-        raise FailedPrecondition(f"No regression outputs found in SignatureDef: {debug}")
+def _session_config(serialized: bytes) -> Any:
+    if not serialized:
+        return None
+    from tensorflow.core.protobuf import config_pb2
+
+    return config_pb2.ConfigProto.FromString(serialized)
 
 
-def _signature_debug(info: SignatureInfo) -> str:
-    ins = " ".join(
-        f"inputs {{ key: {k!r} value {{ name: {v.name!r} dtype: {v.dtype} }} }}"
-        for k, v in sorted(info.inputs.items())
-    )
-    outs = " ".join(
-        f"outputs {{ key: {k!r} value {{ name: {v.name!r} dtype: {v.dtype} }} }}"
-        for k, v in sorted(info.outputs.items())
-    )
-    return f"{ins} {outs} method_name: {info.method_name!r}".replace("'", '"')
+def _by_alias(runner: SignatureRunner, by_name: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {alias: by_name[info.name] for alias, info in runner.info.outputs.items()}
 
 
-# -- SavedModel metadata ------------------------------------------------------------------------------
+def _join(names: Any) -> str:
+    return ",".join(sorted(names))
 
 
-def _read_meta_graph(path: str, tags: Sequence[str]) -> Any:
-    """The MetaGraphDef whose tag set equals `tags` (saved_model.pb, else saved_model.pbtxt)."""
-    from google.protobuf import message, text_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    directory = Path(path)
-    saved_model = saved_model_pb2.SavedModel()
-    try:
-        if (directory / "saved_model.pb").is_file():
-            saved_model.ParseFromString((directory / "saved_model.pb").read_bytes())
-        elif (directory / "saved_model.pbtxt").is_file():
-            text_format.Parse((directory / "saved_model.pbtxt").read_text(), saved_model)
-        else:
-            raise NotFound(
-                f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}. "
-                "Check that the directory exists and that you have the right permissions for accessing it."
-            )
-    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError) as err:
-        raise ServingError.from_code(15, f"Could not parse SavedModel proto at {path}: {err}") from err
-    for meta_graph in saved_model.meta_graphs:
-        if set(meta_graph.meta_info_def.tags) == set(tags):
-            return meta_graph
-    available = [sorted(mg.meta_info_def.tags) for mg in saved_model.meta_graphs]
-    raise NotFound(
-        f"Could not find meta graph def matching supplied tags: {{ {' '.join(tags)} }}. To inspect available "
-        f"tag-sets in the SavedModel, please use the SavedModel CLI: `saved_model_cli` "
-        f"(available: {available})"
-    )
-
-
-def _tensor_info(proto: Any) -> TensorInfo:
+def _runner(info: SignatureInfo, proto: Any, session: Session) -> SignatureRunner:
+    """Bind a SignatureDef to the session: feed order = sorted aliases; defaults decoded once."""
     from tensorflow.core.framework import types_pb2
 
-    shape = None if proto.tensor_shape.unknown_rank else tuple(int(d.size) for d in proto.tensor_shape.dim)
-    return TensorInfo(name=proto.name, dtype=types_pb2.DataType.Name(proto.dtype), shape=shape)
+    names = tuple(sorted(info.inputs))
+    types = tuple(types_pb2.DataType.Name(proto.inputs[n].dtype)[3:].lower() for n in names)  # "float"
+    defaults = {}
+    if len(proto.defaults):
+        import tensorflow as tf
 
-
-def _signature_info(key: str, proto: Any) -> SignatureInfo:
-    return SignatureInfo(
-        name=key,
-        method_name=proto.method_name,
-        inputs={alias: _tensor_info(t) for alias, t in proto.inputs.items()},
-        outputs={alias: _tensor_info(t) for alias, t in proto.outputs.items()},
-    )
-
-
-def _signature_def_map(meta_graph: Any) -> bytes:
-    from tensorflow_serving.apis import get_model_metadata_pb2
-
-    sig_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, sig in meta_graph.signature_def.items():
-        sig_map.signature_def[key].CopyFrom(sig)
-    return bytes(sig_map.SerializeToString(deterministic=True))
-
-
-def _runner(info: SignatureInfo, function: Any) -> SignatureRunner:
-    """Prepare the flat call of a loaded signature function (argument order = its function type)."""
-    names = tuple(function.function_type.parameters)
-    specs = function.structured_input_signature[1]
-    types = tuple(tf_type_name_for(specs[n].dtype.name) for n in names)
-    return SignatureRunner(info, function, names, types, tuple(function.captured_inputs))
+        defaults = {alias: tf.make_ndarray(t) for alias, t in proto.defaults.items()}
+    return SignatureRunner(info, proto, session, names, types, defaults)

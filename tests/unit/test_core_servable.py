@@ -117,11 +117,17 @@ def test_classify_and_regress(servable: Servable) -> None:
     [
         ("classify", "nope", InvalidArgument, "No signature was found with the name: nope"),
         ("regress", "nope", InvalidArgument, "No signature was found with the name: nope"),
-        ("regress", "", FailedPrecondition, "No regression inputs found in SignatureDef: "),
-        ("classify", "", FailedPrecondition, "No classification inputs found in SignatureDef: "),
+        # classifier.cc / regressor.cc PreProcess*: INVALID_ARGUMENT with the SignatureDef's DebugString.
+        ("regress", "", InvalidArgument, 'No regression inputs found in SignatureDef: inputs {\n  key: "x"'),
+        ("classify", "", InvalidArgument, "No classification inputs found in SignatureDef: inputs {\n"),
         ("regress", "sum_ab", InvalidArgument, "Expected one input Tensor."),
         ("regress", "classify_classes", InvalidArgument, "Expected one output Tensor."),
-        ("classify", "regress_x_to_y", FailedPrecondition, 'at least one of "classes" or "scores"'),
+        (
+            "classify",
+            "regress_x_to_y",
+            InvalidArgument,
+            'at least one of "classes" or "scores". Signature was: inputs {',
+        ),
     ],
 )
 def test_examples_signature_errors(
@@ -142,10 +148,10 @@ def test_multi_inference(servable: Servable) -> None:
         [[(b"", 3.0)]]
     ]
     assert servable.multi_inference([("regress_x_to_y", REGRESS_METHOD)], [example(2.0)]) == [[3.0]]
-    # TF2 signatures each get their own input placeholder, so upstream refuses to share one input.
-    tasks = [("classify_x_to_y", CLASSIFY_METHOD), ("regress_x_to_y", REGRESS_METHOD)]
-    with pytest.raises(InvalidArgument, match=r"^Input tensor must be the same for all Signatures\.$"):
-        servable.multi_inference(tasks, [example(2.0)])
+    # multi_inference_test.cc RegressAndClassifySignaturesTest (TF2 model): each signature has its own
+    # input placeholder; upstream 2.19.0 feeds the same examples to every one and runs both tasks.
+    tasks = [("regress_x_to_y", REGRESS_METHOD), ("classify_x_to_y", CLASSIFY_METHOD)]
+    assert servable.multi_inference(tasks, [example(2.0)]) == [[3.0], [[(b"", 3.0)]]]
     with pytest.raises(InvalidArgument, match="Duplicate evaluation of signature: regress_x_to_y"):
         servable.multi_inference([("regress_x_to_y", REGRESS_METHOD)] * 2, [example(2.0)])
     with pytest.raises(Unimplemented, match="Unsupported signature method_name: tensorflow/serving/predict"):
@@ -173,3 +179,38 @@ def test_load_errors_name_the_path(tmp_path: Path) -> None:
     corrupt = add_corrupt_version(tmp_path / "base", 3)
     with pytest.raises(Exception, match=str(corrupt)):
         Servable.load("m", 3, str(corrupt))
+
+
+def test_tf2_signature_defaults(tmp_path: Path) -> None:
+    # TF 2.19 writes SignatureDef `defaults` for tf.function tensor defaults; predict_util.cc /
+    # tensorflow/cc/saved_model/util.cc GetInputValues feed them when the request omits the input.
+    import tensorflow as tf
+
+    two = tf.constant(2.0)
+
+    class WithDefault(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32)])
+        def f(self, x: tf.Tensor, offset: tf.Tensor = two) -> dict[str, tf.Tensor]:
+            return {"y": 0.5 * x + offset}
+
+    module = WithDefault()
+    tf.saved_model.save(module, str(tmp_path / "1"), signatures={"serving_default": module.f})
+    servable = Servable.load("d", 1, str(tmp_path / "1"))
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    sig_map = get_model_metadata_pb2.SignatureDefMap.FromString(servable.signature_def_map)
+    assert set(sig_map.signature_def["serving_default"].defaults) == {"offset"}
+    np.testing.assert_allclose(servable.predict("", {"x": X})["y"], [2.5, 3.0, 4.5])
+    offset = np.array(0.0, np.float32)
+    np.testing.assert_allclose(servable.predict("", {"x": X, "offset": offset})["y"], [0.5, 1.0, 2.5])
+
+
+def test_output_filter_order_shares_one_session_callable(servable: Servable) -> None:
+    inputs = {"a": X, "b": np.ones(3, np.float32)}
+    first = servable.predict("sum_ab", inputs, ["s", "d"])
+    cached = len(servable.session._callables)  # type: ignore[attr-defined]
+    second = servable.predict("sum_ab", inputs, ["d", "s"])
+    assert list(first) == ["s", "d"] and list(second) == ["d", "s"]
+    np.testing.assert_allclose(second["s"], X + 1)
+    np.testing.assert_allclose(second["d"], X - 1)
+    assert len(servable.session._callables) == cached  # type: ignore[attr-defined]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-FEATURE_LEN = 121
+from export.schema import FEATURE_LEN
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,8 @@ class ExportSettings:
     model_dir: Path
     version: int | None = None
     warmup_rows: int = 8
+
+
+def default_of(settings_type: type, name: str) -> Any:
+    """The dataclass default of a settings field: CLIs show these, so this module is their one source."""
+    return {f.name: f.default for f in dataclasses.fields(settings_type)}[name]

@@ -12,8 +12,9 @@ import pytest
 from export.convert.cli import register
 from export.convert.ops import tfjs_unsupported, tflite_unsupported
 from export.convert.parity import roc_auc
-from export.convert.rows import EDGE_IDS, Rows, with_edge_ids
+from export.convert.rows import Rows, edge_ids, with_edge_ids
 from export.convert.settings import SettingsError, default_name, parse_gate, parse_variants
+from export.models import get
 
 
 def build_string_model(path: Path) -> None:
@@ -159,8 +160,10 @@ def test_edge_rows_cover_the_top_of_the_id_range() -> None:
         labels=np.array([0, 1, 0]),
         source="t",
     )
-    edged = with_edge_ids(rows)
-    assert edged.count == 3 + len(EDGE_IDS)
+    ctr = get("ctr")
+    assert ctr.max_id == 2**31  # exclusive, from the data schema
+    edged = with_edge_ids(rows, ctr)
+    assert edged.count == 3 + len(edge_ids(2**31))
     assert edged.inputs["user_id"].max() == 2**31 - 1 and edged.inputs["article_id"].max() == 2**31 - 1
     assert edged.labels is not None and len(edged.labels) == 3
 

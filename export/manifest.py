@@ -96,17 +96,15 @@ def artifact_entry(
     path = Path(path)
     if files is None:
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    records = sorted(
-        (
-            {
-                "path": Path(f).resolve().relative_to(root).as_posix(),
-                "sha256": file_sha256(f),
-                "bytes": f.stat().st_size,
-            }
-            for f in files
-        ),
-        key=lambda r: str(r["path"]),
-    )
+    paths = sorted((Path(f) for f in files), key=lambda f: f.resolve().relative_to(root).as_posix())
+    records: list[dict[str, Any]] = [
+        {
+            "path": f.resolve().relative_to(root).as_posix(),
+            "sha256": file_sha256(f),
+            "bytes": f.stat().st_size,
+        }
+        for f in paths
+    ]
     entry: dict[str, Any] = {
         "kind": kind,
         "variant": variant,

@@ -58,7 +58,10 @@ def stages(settings: PipelineSettings, progress: Progress) -> list[tuple[str, Ca
         return run
 
     def load_tensorflow() -> str:
-        import tensorflow as tf
+        from export.native_log import native_stderr_to
+
+        with native_stderr_to(settings.artifacts / "tensorflow.log"):  # its C++ import chatter
+            import tensorflow as tf
 
         return f"TensorFlow {tf.__version__}"
 

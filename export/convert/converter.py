@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from export.convert.native_log import native_stderr_to
 from export.convert.node import GraphModelJob, run_graph_models
 from export.convert.ops import UnsupportedOps
 from export.convert.parity import ParityFailed, ParityResult, compare, run_litert
@@ -22,6 +21,7 @@ from export.convert.tfjs import bundle_files, convert_tfjs, io_names
 from export.convert.tflite import FLEX_NOTICE, convert_tflite
 from export.manifest import artifact_entry
 from export.models import get
+from export.native_log import native_stderr_to
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -168,10 +168,12 @@ def check_parity(
 
 def convert_model(settings: ConvertSettings, progress: Progress) -> list[ArtifactResult]:
     """Convert, check parity, write sidecars; raise ParityFailed (after writing) when a gate fails."""
-    loaded = load_signature(settings.saved_model_dir, settings.signature)
-    kit = None if settings.kit_model is None else get(settings.kit_model)
-    for log_file in {native_log(settings.output_dir, settings.name, t) for t, _ in _plan(settings)}:
+    logs = [native_log(settings.output_dir, settings.name, t) for t, _ in _plan(settings)]
+    for log_file in logs:
         log_file.unlink(missing_ok=True)  # one log per run
+    with native_stderr_to(logs[0]):  # TensorFlow's C++ import chatter, when this loads it
+        loaded = load_signature(settings.saved_model_dir, settings.signature)
+    kit = None if settings.kit_model is None else get(settings.kit_model)
     calibration: list[Rows] = []
 
     def calibration_rows() -> Rows:  # built on first int8 use, after unsupported ops had a chance to fail

@@ -1,9 +1,10 @@
-"""Keep the converters' C++ log lines out of the kit's output.
+"""Keep TensorFlow's C++ log lines out of the kit's output.
 
 TFLite's MLIR converter and the calibrator write straight to file descriptor 2 from C++ (`W0000 ...
-tf_tfl_flatbuffer_helpers.cc`, `fully_quantize: 0 ...`), below Python's reach and regardless of
-TF_CPP_MIN_LOG_LEVEL. `native_stderr_to(log)` points fd 2 at a log file next to the artifacts for the
-duration of a conversion, then puts it back: the lines are kept, just not printed.
+tf_tfl_flatbuffer_helpers.cc`, `fully_quantize: 0 ...`), and so does TensorFlow's import (`Unable to
+register cuDNN factory`, ...), below Python's reach and regardless of TF_CPP_MIN_LOG_LEVEL.
+`native_stderr_to(log)` points fd 2 at a log file next to the artifacts while such a call runs, then puts
+it back: the lines are kept, just not printed. Python exceptions still propagate as usual.
 """
 
 from __future__ import annotations

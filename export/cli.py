@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from export.settings import ExportSettings, GenerateSettings, ImportSettings, default_of
+from export.settings import ExportSettings, GenerateSettings, ImportSettings, add_setting
 
 DEFAULT_ARTIFACTS = Path("artifacts")
 
@@ -107,55 +107,22 @@ def _register_data(sub: Any) -> None:
     gen = actions.add_parser("generate", help="seeded synthetic logs with a known Bayes-optimal AUC")
     _artifacts_flag(gen)
     gen.add_argument("--out", type=Path, help="output directory (default: ARTIFACTS/data/ctr)")
-    gen.add_argument(
-        "--train-rows",
-        type=int,
-        default=default_of(GenerateSettings, "n_train"),
-        help="(default: %(default)s)",
-    )
-    gen.add_argument(
-        "--eval-rows", type=int, default=default_of(GenerateSettings, "n_eval"), help="(default: %(default)s)"
-    )
-    gen.add_argument(
-        "--users", type=int, default=default_of(GenerateSettings, "n_users"), help="(default: %(default)s)"
-    )
-    gen.add_argument(
-        "--articles",
-        type=int,
-        default=default_of(GenerateSettings, "n_articles"),
-        help="(default: %(default)s)",
-    )
-    gen.add_argument(
-        "--shards",
-        type=int,
-        default=default_of(GenerateSettings, "shards"),
-        help="train shards; eval gets half (default: %(default)s)",
-    )
-    gen.add_argument(
-        "--seed", type=int, default=default_of(GenerateSettings, "seed"), help="(default: %(default)s)"
-    )
+    add_setting(gen, "--train-rows", GenerateSettings, "n_train")
+    add_setting(gen, "--eval-rows", GenerateSettings, "n_eval")
+    add_setting(gen, "--users", GenerateSettings, "n_users")
+    add_setting(gen, "--articles", GenerateSettings, "n_articles")
+    add_setting(gen, "--shards", GenerateSettings, "shards", "train shards; eval gets half")
+    add_setting(gen, "--seed", GenerateSettings, "seed")
     gen.set_defaults(run=run_data_generate)
 
     imp = actions.add_parser("import", help="CSV/Parquet with user_id, article_id, clicked, features")
     _artifacts_flag(imp)
     imp.add_argument("inputs", type=Path, nargs="+", help=".csv or .parquet files")
     imp.add_argument("--out", type=Path, help="output directory (default: ARTIFACTS/data/ctr)")
-    imp.add_argument(
-        "--shards", type=int, default=default_of(ImportSettings, "shards"), help="(default: %(default)s)"
-    )
-    imp.add_argument(
-        "--eval-fraction",
-        type=float,
-        default=default_of(ImportSettings, "eval_fraction"),
-        help="held-out share (default: %(default)s)",
-    )
+    add_setting(imp, "--shards", ImportSettings, "shards")
+    add_setting(imp, "--eval-fraction", ImportSettings, "eval_fraction", "held-out share")
     imp.add_argument("--delimiter", default="", help="features delimiter (default: any of ; , | whitespace)")
-    imp.add_argument(
-        "--seed",
-        type=int,
-        default=default_of(ImportSettings, "seed"),
-        help="split seed (default: %(default)s)",
-    )
+    add_setting(imp, "--seed", ImportSettings, "seed", "split seed")
     imp.set_defaults(run=run_data_import)
 
 

@@ -84,6 +84,8 @@ class ExportSettings:
     warmup_rows: int = 8
 
 
-def default_of(settings_type: type, name: str) -> Any:
-    """The dataclass default of a settings field: CLIs show these, so this module is their one source."""
-    return {f.name: f.default for f in dataclasses.fields(settings_type)}[name]
+def add_setting(parser: Any, flag: str, settings_type: type, name: str, note: str = "") -> None:
+    """A CLI option for a settings field, typed and defaulted by its dataclass (the one source)."""
+    default = {f.name: f.default for f in dataclasses.fields(settings_type)}[name]
+    text = f"{note} (default: %(default)s)" if note else "(default: %(default)s)"
+    parser.add_argument(flag, type=type(default), default=default, help=text)

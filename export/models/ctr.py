@@ -19,7 +19,7 @@ import numpy as np
 
 from export.models.base import KitModel, Log, Stage
 from export.schema import ID_INPUTS, MAX_ID, decode_example, feature_layout, serving_feature_spec
-from export.settings import CtrSettings, GenerateSettings, default_of
+from export.settings import CtrSettings, GenerateSettings, add_setting
 
 CLASS_LABELS = (b"0", b"1")
 FEATURE_NOTES = {"channel_id": "the channel id as a float"}
@@ -100,24 +100,10 @@ class Ctr(KitModel):
         p.add_argument(
             "--model-dir", type=Path, help="TensorBoard logs + checkpoints (default: ARTIFACTS/train/ctr)"
         )
-        p.add_argument(
-            "--epochs", type=int, default=default_of(CtrSettings, "epochs"), help="(default: %(default)s)"
-        )
-        p.add_argument(
-            "--batch-size",
-            type=int,
-            default=default_of(CtrSettings, "batch_size"),
-            help="(default: %(default)s)",
-        )
-        p.add_argument(
-            "--learning-rate",
-            type=float,
-            default=default_of(CtrSettings, "learning_rate"),
-            help="Adam, linear decay (default: %(default)s)",
-        )
-        p.add_argument(
-            "--seed", type=int, default=default_of(CtrSettings, "seed"), help="(default: %(default)s)"
-        )
+        add_setting(p, "--epochs", CtrSettings, "epochs")
+        add_setting(p, "--batch-size", CtrSettings, "batch_size")
+        add_setting(p, "--learning-rate", CtrSettings, "learning_rate", "Adam, linear decay")
+        add_setting(p, "--seed", CtrSettings, "seed")
         p.add_argument(
             "--skip-bad", action="store_true", help="skip and count malformed records instead of stopping"
         )

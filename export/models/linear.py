@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from export.models.base import KitModel, Log, Stage
-from export.settings import LinearSettings, default_of
+from export.settings import LinearSettings, add_setting
 
 
 def _summary(metrics: dict[str, Any]) -> str:
@@ -56,24 +56,9 @@ class Linear(KitModel):
         p.add_argument(
             "--model-dir", type=Path, help="TensorBoard logs + checkpoints (default: ARTIFACTS/train/linear)"
         )
-        p.add_argument(
-            "--max-steps",
-            type=int,
-            default=default_of(LinearSettings, "max_steps"),
-            help="total steps (default: %(default)s)",
-        )
-        p.add_argument(
-            "--learning-rate",
-            type=float,
-            default=default_of(LinearSettings, "learning_rate"),
-            help="(default: %(default)s)",
-        )
-        p.add_argument(
-            "--seed",
-            type=int,
-            default=default_of(LinearSettings, "seed"),
-            help="data seed (default: %(default)s)",
-        )
+        add_setting(p, "--max-steps", LinearSettings, "max_steps", "total steps")
+        add_setting(p, "--learning-rate", LinearSettings, "learning_rate")
+        add_setting(p, "--seed", LinearSettings, "seed", "data seed")
         p.add_argument(
             "--log-every", type=int, default=1, help="print every Nth step, 0 = never (default: 1)"
         )

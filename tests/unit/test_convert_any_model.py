@@ -3,28 +3,19 @@ only the kit's own lines on the terminal (the converters' C++ logs go to convert
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from export.convert.cli import register
 from export.convert.parity import compare
 from export.convert.rows import Rows
 from export.native_log import native_stderr_to
+from tests.support.convert_cli import run_convert
 from tests.support.tiny_model import MODEL as TINY
 
 NOISE = ("W0000", "tf_tfl_flatbuffer_helpers", "fully_quantize", "I0000")
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="tfkit")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["convert", *argv])
-    code: int = args.run(args)
-    return code
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +61,7 @@ def test_native_stderr_goes_to_the_log(tmp_path: Path, capfd: pytest.CaptureFixt
 def test_foreign_model_converts_by_default_quietly_without_int8(
     regression: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_cli(str(regression), "--output-dir", str(tmp_path)) == 0
+    assert run_convert(str(regression), "--output-dir", str(tmp_path)) == 0
     out, err = capfd.readouterr()
     assert "skipping tflite int8: no representative data" in err
     assert not [line for line in (out + err).splitlines() if any(n in line for n in NOISE)], err
@@ -82,7 +73,9 @@ def test_foreign_model_converts_by_default_quietly_without_int8(
 def test_int8_asked_for_without_data_is_refused(
     regression: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_cli(str(regression), "--output-dir", str(tmp_path), "--tflite", "int8", "--tfjs", "none") == 2
+    assert (
+        run_convert(str(regression), "--output-dir", str(tmp_path), "--tflite", "int8", "--tfjs", "none") == 2
+    )
     assert "tflite int8 needs representative data" in capfd.readouterr().err
     assert not (tmp_path / "tflite").exists()
 
@@ -92,7 +85,7 @@ def test_int8_with_representative_data_is_gated_on_the_output_range(
 ) -> None:
     np.savez(tmp_path / "rows.npz", x=np.random.default_rng(0).normal(0, 1, (300, 1)).astype(np.float32))
     argv = ["--output-dir", str(tmp_path / "out"), "--tflite", "int8", "--tfjs", "none"]
-    assert run_cli(str(regression), *argv, "--representative-data", str(tmp_path / "rows.npz")) == 0
+    assert run_convert(str(regression), *argv, "--representative-data", str(tmp_path / "rows.npz")) == 0
     out, err = capfd.readouterr()
     assert "int8" in out and " ok" in out
     assert not [line for line in (out + err).splitlines() if any(n in line for n in NOISE)], err

@@ -60,8 +60,10 @@ def stages(settings: PipelineSettings, progress: Progress) -> list[tuple[str, Ca
     def load_tensorflow() -> str:
         from export.native_log import native_stderr_to
 
-        with native_stderr_to(settings.artifacts / "tensorflow.log"):  # its C++ import chatter
+        with native_stderr_to(settings.artifacts / "tensorflow.log"):  # C++ import + device-probe chatter
             import tensorflow as tf
+
+            tf.config.list_physical_devices()
 
         return f"TensorFlow {tf.__version__}"
 

@@ -60,12 +60,19 @@ def test_one_set_of_schema_constants() -> None:
 
 
 @pytest.mark.needs_export
-def test_a_third_model_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_third_model_runs_the_whole_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     from export.pipeline import PipelineSettings, run_pipeline
 
     monkeypatch.setattr(export.models, "models", lambda: {"tiny": tiny_model.MODEL})
     lines: list[str] = []
     assert run_pipeline(PipelineSettings(artifacts=tmp_path), lines.append) == 0, "\n".join(lines)
+    noise = [
+        line for line in capfd.readouterr().err.splitlines() if "W0000" in line or "fully_quantize" in line
+    ]
+    assert not noise, noise  # the converters' C++ lines went to convert.log
+    assert "fully_quantize" in (tmp_path / "tflite" / "tiny" / "convert.log").read_text()
     stages = [line.split(":")[0] for line in lines if line.startswith("[")]
     assert stages == [
         "[1/4] load tensorflow",

@@ -18,6 +18,7 @@ from export import schema
 from export.manifest import load_manifest, sha256sum_lines
 from export.models import UnknownModelError, discover, get, names
 from tests.support import tiny_model
+from tests.support.convert_cli import run_convert
 
 TINY_SOURCE = Path(tiny_model.__file__)
 
@@ -100,6 +101,12 @@ def test_a_third_model_runs_the_whole_pipeline(
     assert int8["parity_error"] <= int8["parity_gate"] == 0.02
     sidecar = json.loads((tmp_path / "tflite" / "tiny" / "int8.signature.json").read_text())
     assert sidecar["parity"]["passed"] and "preprocessing" not in sidecar
+    # `tfkit convert` on the exported version knows the model from the manifest's kit_model record, so
+    # int8 calibrates on the model's own rows instead of being refused for lack of data.
+    version = tmp_path / "models" / "tiny" / "1"
+    argv = ["--output-dir", str(tmp_path / "again"), "--tflite", "int8", "--tfjs", "none"]
+    assert run_convert(str(version), *argv) == 0
+    assert (tmp_path / "again" / "tflite" / "tiny" / "int8.tflite").is_file()
     listing = "".join(sha256sum_lines(a) for a in entry["artifacts"])
     done = subprocess.run(
         ["sha256sum", "-c", "-"], input=listing, cwd=tmp_path, capture_output=True, text=True

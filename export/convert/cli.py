@@ -64,7 +64,7 @@ def register(sub: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
-    from export.convert.rows import has_real_rows
+    from export.convert.rows import INT8_NEEDS_DATA, has_real_rows
     from export.models import get
 
     saved_model_dir: Path = args.saved_model_dir
@@ -81,10 +81,7 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
     kit = None if kit_model is None else get(kit_model)
     if "int8" in tflite and not has_real_rows(kit, artifacts_dir, args.representative_data):
         if args.tflite.strip() != "all":
-            raise SettingsError(
-                "tflite int8 needs representative data: pass --representative-data FILE.npz (named inputs); "
-                "calibrating on random inputs would leave int8 accuracy unproven"
-            )
+            raise SettingsError(f"tflite {INT8_NEEDS_DATA}")
         tflite = tuple(v for v in tflite if v != "int8")
         print(
             "tfkit convert: skipping tflite int8: no representative data (pass --representative-data "

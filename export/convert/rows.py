@@ -18,6 +18,11 @@ from export.models import KitModel
 
 log = logging.getLogger(__name__)
 
+INT8_NEEDS_DATA = (
+    "int8 needs representative data: pass --representative-data FILE.npz (named inputs); "
+    "calibrating on random inputs would leave int8 accuracy unproven"
+)
+
 
 def edge_ids(max_id: int) -> tuple[int, ...]:
     """Ids at and near the top of the valid range 0 <= id < max_id (TF.js feeds ids as int32), and 0."""
@@ -151,14 +156,10 @@ def build_rows(
     Calibration without real rows raises RowsError: random calibration would prove nothing."""
     if npz is not None:
         rows = npz_rows(npz, spec, n, kit)
-    elif has_real_rows(kit, artifacts, None):
-        assert kit is not None and artifacts is not None
+    elif kit is not None and artifacts is not None:  # has_real_rows without a .npz
         rows = kit_rows(kit, artifacts, n, seed)
     elif purpose == "calibration":
-        raise RowsError(
-            "int8 needs representative data: pass --representative-data FILE.npz (named inputs); "
-            "calibrating on random inputs would leave int8 accuracy unproven"
-        )
+        raise RowsError(INT8_NEEDS_DATA)
     else:
         rows = random_rows(spec, n, seed, kit)
     return with_edge_ids(rows, kit) if purpose == "parity" and kit is not None else rows

@@ -148,18 +148,20 @@ def compare(
 
 
 def format_table(results: list[ParityResult]) -> str:
-    """Fixed-width table: target, variant, rows, max |Δ|, scale, gate, ΔAUC, result."""
+    """Fixed-width table: target, variant, rows, max |Δ|, scale, max |Δ|/scale (gated), gate, ΔAUC, result."""
     head = (
-        f"{'target':<7} {'variant':<8} {'rows':>5} {'max|Δ|':>10} {'scale':>7} {'gate':>8} {'ΔAUC':>9} result"
+        f"{'target':<7} {'variant':<8} {'rows':>5} {'max|Δ|':>10} {'scale':>7} {'/scale':>10} {'gate':>8} "
+        f"{'ΔAUC':>9} result"
     )
     lines = [head]
     for r in results:
         err = "n/a" if r.max_abs_error is None else f"{r.max_abs_error:.3g}"
+        scaled = "n/a" if r.max_abs_error is None else f"{r.gated_error:.3g}"
         auc = "-" if r.auc_delta is None else f"{r.auc_delta:.4f}"
         verdict = "ok" if r.passed else "FAIL"
         note = f" ({r.note})" if r.note else ""
         lines.append(
-            f"{r.target:<7} {r.variant:<8} {r.rows:>5} {err:>10} {r.scale:>7.3g} {r.gate:>8.0e} {auc:>9} "
-            f"{verdict}{note}"
+            f"{r.target:<7} {r.variant:<8} {r.rows:>5} {err:>10} {r.scale:>7.3g} {scaled:>10} {r.gate:>8.0e} "
+            f"{auc:>9} {verdict}{note}"
         )
     return "\n".join(lines)

@@ -21,11 +21,11 @@ class UnknownModelError(ValueError):
 
 
 def discover(package: str) -> dict[str, KitModel]:
-    """name -> MODEL of every public module of `package` that defines one, in name order."""
+    """name -> MODEL of every public module of `package` that defines one (a KitModel), in name order."""
     found: dict[str, KitModel] = {}
     pkg = importlib.import_module(package)
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_") or info.name == "base":
+        if info.name.startswith("_"):
             continue
         model = getattr(importlib.import_module(f"{package}.{info.name}"), "MODEL", None)
         if isinstance(model, KitModel):

@@ -70,8 +70,8 @@ test-contract: install ## contract suite against tfkit serve over $(ARTIFACTS) (
 test-contract-docker: install ## contract suite against the real tensorflow/serving:2.19.0 (needs a Docker engine)
 	TFSERVING_TARGET=docker TFKIT_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests/contract
 
-test-fast: install ## unit tests only (no exported artifacts, no live servers)
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+test-fast: install ## unit tests that export nothing (no artifacts, no live servers; skips needs_export)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not needs_export" tests/unit
 
 check: install ## ruff + mypy
 	$(VENV)/bin/ruff check .
@@ -82,7 +82,7 @@ tensorboard: install ## open TensorBoard on the training logs under $(ARTIFACTS)
 	$(VENV)/bin/tensorboard --logdir $(ARTIFACTS)/train --bind_all
 
 bench: install ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
-	$(TFKIT) bench --artifacts $(ARTIFACTS) --out bench/results
+	$(PY) -m bench --artifacts $(ARTIFACTS) --out bench/results
 
 demo: install ## browser demo on localhost (TF.js bundle + tfkit serve with CORS)
 	$(PY) -m web.serve_demo --artifacts $(ARTIFACTS)

@@ -26,9 +26,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from export.schema import AFFINITY_LEN
 from export.settings import CtrSettings
-
-AFFINITY_LEN = 20  # the feature vector ends with 10 user weights and 10 article keyword weights
 
 
 def feature_groups(feature_len: int) -> list[int]:

@@ -1,11 +1,21 @@
-"""`$ARTIFACTS/manifest.json`: per model the latest version, its metrics and every artifact built from it.
+"""`$ARTIFACTS/manifest.json`, the artifact ledger: per model its latest version, the registry model that
+produced it, its metrics and every artifact built from it.
 
 ```
-{"models": {"<name>": {"version": int, "path": "models/<name>/<v>", "metrics": {...},
-                        "artifacts": [{"kind", "variant", "path", "sha256", "bytes", "signature", ...}]}}}
+{"models": {"<name>": {"version": int, "path": "models/<name>/<v>", "kit_model": "<registry name>",
+                        "metrics": {...},
+                        "artifacts": [{"kind", "variant", "path", "signature", "bytes", "sha256",
+                                       "files": [{"path", "sha256", "bytes"}], ...}]}}}
 ```
-Updates are read-modify-write under an exclusive lock on `.manifest.lock` and published with an atomic
-rename, so concurrent writers (export, convert) never leave a torn file.
+Every artifact entry (SavedModel version, TFLite file, TF.js bundle, signature sidecar) is built by
+`artifact_entry`. `files` lists each file with its own SHA-256 and size, paths relative to the artifacts
+directory, so `sha256sum_lines(entry)` is `sha256sum -c` input run from there. The entry's `sha256` is
+the one digest of an artifact: the SHA-256 of exactly that text (one `<hex>  <path>` line per file,
+sorted by path). `bytes` is the sum of the files' sizes.
+
+Each command writes the manifest once: `editing()` locks `.manifest.lock`, loads, lets the command record
+everything, and publishes with one atomic rename (temp file + os.replace), so concurrent writers never
+leave a torn or half-updated file.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +55,7 @@ def _write(artifacts: Path, manifest: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def editing(artifacts: Path) -> Iterator[dict[str, Any]]:
-    """Lock, load, let the caller mutate the dict, then write it back atomically."""
+    """Lock, load, let the caller mutate the dict, then write it back atomically (nothing on error)."""
     Path(artifacts).mkdir(parents=True, exist_ok=True)
     with open(Path(artifacts) / LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -57,70 +67,83 @@ def editing(artifacts: Path) -> Iterator[dict[str, Any]]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def tree_digest(path: Path) -> tuple[str, int]:
-    """(sha256, total bytes) of a file or a directory tree.
-
-    For a directory, files are visited in sorted order of their relative POSIX path and the hash covers,
-    per file, its relative path, a NUL byte, its size as 8 little-endian bytes and its content.
-    """
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    total = 0
-    for file in files:
-        size = file.stat().st_size
-        total += size
-        if path.is_dir():
-            digest.update(file.relative_to(path).as_posix().encode() + b"\0" + size.to_bytes(8, "little"))
-        with open(file, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest(), total
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256sum_lines(entry: dict[str, Any]) -> str:
+    """`sha256sum -c` input for an entry's files (run it in the artifacts directory)."""
+    return "".join(f"{f['sha256']}  {f['path']}\n" for f in entry["files"])
 
 
 def artifact_entry(
-    artifacts: Path, kind: str, variant: str, path: Path, signature: str = "serving_default", **extra: Any
+    artifacts: Path,
+    kind: str,
+    variant: str,
+    path: Path,
+    files: Iterable[Path] | None = None,
+    signature: str = "serving_default",
+    **extra: Any,
 ) -> dict[str, Any]:
-    """A manifest artifact entry for `path` (relative path, sha256 and bytes computed here)."""
-    sha, size = tree_digest(path)
-    rel = Path(path).resolve().relative_to(Path(artifacts).resolve()).as_posix()
-    return {
+    """The ledger entry of one artifact at `path` (a file or a directory).
+
+    `files` defaults to `path` itself, or every file under it for a directory."""
+    root = Path(artifacts).resolve()
+    path = Path(path)
+    if files is None:
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    paths = sorted((Path(f) for f in files), key=lambda f: f.resolve().relative_to(root).as_posix())
+    records: list[dict[str, Any]] = [
+        {
+            "path": f.resolve().relative_to(root).as_posix(),
+            "sha256": file_sha256(f),
+            "bytes": f.stat().st_size,
+        }
+        for f in paths
+    ]
+    entry: dict[str, Any] = {
         "kind": kind,
         "variant": variant,
-        "path": rel,
-        "sha256": sha,
-        "bytes": size,
+        "path": path.resolve().relative_to(root).as_posix(),
         "signature": signature,
-        **extra,
+        "bytes": sum(int(r["bytes"]) for r in records),
+        "files": records,
     }
+    entry["sha256"] = hashlib.sha256(sha256sum_lines(entry).encode()).hexdigest()
+    return {**entry, **extra}
 
 
-def set_model(artifacts: Path, model: str, version: int, metrics: dict[str, Any]) -> None:
-    """Record `model`'s latest version and metrics.
+def record_version(
+    manifest: dict[str, Any], model: str, version: int, metrics: dict[str, Any], kit_model: str
+) -> None:
+    """Record `model`'s latest version, the registry model that produced it and its metrics.
 
     A new version drops the model's artifact entries (they were built from the previous version); the
     same version keeps them.
     """
-    with editing(artifacts) as manifest:
-        entry = manifest["models"].setdefault(model, {"artifacts": []})
-        if entry.get("version") != int(version):
-            entry["artifacts"] = []
-        entry["version"] = int(version)
-        entry["path"] = f"models/{model}/{int(version)}"
-        entry["metrics"] = metrics
-        entry.setdefault("artifacts", [])
+    entry = manifest["models"].setdefault(model, {"artifacts": []})
+    if entry.get("version") != int(version):
+        entry["artifacts"] = []
+    entry["version"] = int(version)
+    entry["path"] = f"models/{model}/{int(version)}"
+    entry["kit_model"] = kit_model
+    entry["metrics"] = metrics
+    entry.setdefault("artifacts", [])
 
 
-def add_artifact(artifacts: Path, model: str, entry: dict[str, Any]) -> None:
+def put_artifact(manifest: dict[str, Any], model: str, entry: dict[str, Any]) -> None:
     """Add an artifact entry to `model`, replacing any with the same kind and variant."""
-    missing = {"kind", "variant", "path"} - entry.keys()
+    missing = {"kind", "variant", "path", "files", "sha256"} - entry.keys()
     if missing:
         raise ValueError(f"artifact entry lacks {sorted(missing)}")
-    with editing(artifacts) as manifest:
-        model_entry = manifest["models"].setdefault(model, {"artifacts": []})
-        kept = [
-            a
-            for a in model_entry.get("artifacts", [])
-            if (a.get("kind"), a.get("variant")) != (entry["kind"], entry["variant"])
-        ]
-        model_entry["artifacts"] = [*kept, entry]
+    model_entry = manifest["models"].setdefault(model, {"artifacts": []})
+    kept = [
+        a
+        for a in model_entry.get("artifacts", [])
+        if (a.get("kind"), a.get("variant")) != (entry["kind"], entry["variant"])
+    ]
+    model_entry["artifacts"] = [*kept, entry]

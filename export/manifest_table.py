@@ -35,7 +35,7 @@ def _metric(value: Any) -> str:
 
 
 def _error(artifact: dict[str, Any]) -> str:
-    error = artifact.get("parity_max_abs_error")
+    error = artifact.get("parity_error", artifact.get("parity_max_abs_error"))  # the gated (scaled) error
     if error is None:
         return "-"
     gate = artifact.get("parity_gate")
@@ -70,6 +70,7 @@ def render(artifacts: Path) -> str:
         ]
         for name, entry in sorted(models.items())
         for a in entry.get("artifacts", [])
+        if a.get("kind") != "sidecar"
     ]
     return "\n\n".join(
         [

@@ -1,4 +1,4 @@
-"""`make export`: generate (if no data) -> train linear -> train ctr -> export both -> convert (if present).
+"""`make export`: every registered model's data + training stages -> export each -> convert + parity.
 
 Usage: python -m export.pipeline --artifacts DIR. One progress line per stage with elapsed seconds;
 exit 1 with a clear message when a stage fails. Re-running into an existing DIR reuses the data and the
@@ -23,21 +23,17 @@ class PipelineSettings:
     artifacts: Path
     verbose: bool = False
 
-    @property
-    def data_dir(self) -> Path:
-        return self.artifacts / "data" / "ctr"
-
-    def train_dir(self, model: str) -> Path:
-        return self.artifacts / "train" / model
-
 
 def _quiet(_: str) -> None:
     return None
 
 
 def stages(settings: PipelineSettings, progress: Progress) -> list[tuple[str, Callable[[], str]]]:
-    """The ordered (name, action) list; each action returns a short result summary."""
-    from export.settings import CtrSettings, ExportSettings, GenerateSettings, LinearSettings
+    """The ordered (name, action) list; each action returns a short result summary.
+
+    Every registered model (export/models/) contributes its data/training stages and one export stage."""
+    from export.models import get, models
+    from export.settings import ExportSettings
 
     def resumes_only(line: str) -> None:
         if " resumed from " in line:
@@ -45,37 +41,15 @@ def stages(settings: PipelineSettings, progress: Progress) -> list[tuple[str, Ca
 
     log = progress if settings.verbose else resumes_only
 
-    def generate() -> str:
-        from export.synthetic import generate
-
-        if (settings.data_dir / "meta.json").is_file():
-            return f"reusing {settings.data_dir}"
-        meta = generate(GenerateSettings(out_dir=settings.data_dir))
-        return f"{meta['n_train']} train + {meta['n_eval']} eval rows, bayes_auc {meta['bayes_auc']:.4f}"
-
-    def train_linear() -> str:
-        from export.linear import train_linear
-
-        m = train_linear(
-            LinearSettings(model_dir=settings.train_dir("linear"), log_every=100 if settings.verbose else 0),
-            log=log,
-        )
-        timing = f"{m['train_seconds']:.3f}s training + {m['trace_seconds']:.2f}s tracing"
-        return f"W {m['w']:.4f} b {m['b']:.4f} loss {m['loss']:.2e} ({timing})"
-
-    def train_ctr() -> str:
-        from export.ctr_train import train_ctr
-
-        m = train_ctr(CtrSettings(data_dir=settings.data_dir, model_dir=settings.train_dir("ctr")), log=log)
-        return f"auc {m['auc']:.4f} (bayes {m['bayes_auc']:.4f}) logloss {m['logloss']:.4f}"
-
     def export(model: str) -> Callable[[], str]:
         def run() -> str:
             from export.exporter import export_model
 
             entry = export_model(
                 ExportSettings(
-                    artifacts=settings.artifacts, model=model, model_dir=settings.train_dir(model)
+                    artifacts=settings.artifacts,
+                    model=model,
+                    model_dir=get(model).train_dir(settings.artifacts),
                 ),
                 log=_quiet,
             )
@@ -84,37 +58,28 @@ def stages(settings: PipelineSettings, progress: Progress) -> list[tuple[str, Ca
         return run
 
     def load_tensorflow() -> str:
-        import tensorflow as tf
+        from export.native_log import native_stderr_to
+
+        with native_stderr_to(settings.artifacts / "tensorflow.log"):  # C++ import + device-probe chatter
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
 
         return f"TensorFlow {tf.__version__}"
 
-    plan: list[tuple[str, Callable[[], str]]] = [
-        ("load tensorflow", load_tensorflow),
-        ("generate data", generate),
-        ("train linear", train_linear),
-        ("train ctr", train_ctr),
-        ("export linear", export("linear")),
-        ("export ctr", export("ctr")),
-    ]
-    convert = _convert_stage(settings, progress)
-    if convert is not None:
-        plan.append(("convert + parity", convert))
+    plan: list[tuple[str, Callable[[], str]]] = [("load tensorflow", load_tensorflow)]
+    for kit in models().values():
+        plan += kit.pipeline_stages(settings.artifacts, settings.verbose, log)
+    plan += [(f"export {name}", export(name)) for name in models()]
+    plan.append(("convert + parity", lambda: _convert(settings, progress)))
     return plan
 
 
-def _convert_stage(settings: PipelineSettings, progress: Progress) -> Callable[[], str] | None:
-    try:
-        from export.convert.pipeline import convert_all
-    except ModuleNotFoundError as error:
-        if error.name != "export.convert.pipeline":
-            raise
-        return None
+def _convert(settings: PipelineSettings, progress: Progress) -> str:
+    from export.convert.pipeline import convert_all
 
-    def run() -> str:
-        convert_all(settings.artifacts, progress)
-        return "done"
-
-    return run
+    convert_all(settings.artifacts, progress)
+    return "done"
 
 
 def run_pipeline(settings: PipelineSettings, progress: Progress = print) -> int:

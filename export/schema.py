@@ -2,6 +2,9 @@
 
 `feature` is a bytes feature holding a float64 little-endian vector (default length 121:
 channel id, 100-d article vector, 10 user weights, 10 article keyword weights).
+
+The one source of the CTR data facts: the id inputs and their range, the feature length and the order of
+its groups. Training, the importer, the reader, the model registry and the sidecars derive from these.
 """
 
 from __future__ import annotations
@@ -10,15 +13,37 @@ from typing import Any
 
 import numpy as np
 
-MAX_ID = 2**31
+ID_INPUTS = ("user_id", "article_id")
+MAX_ID = 2**31  # exclusive: valid ids are 0 <= id < MAX_ID (TF.js feeds them as int32)
+USER_WEIGHTS = 10
+KEYWORD_WEIGHTS = 10
+AFFINITY_LEN = USER_WEIGHTS + KEYWORD_WEIGHTS  # the vector ends with the user and keyword weights
+FEATURE_LEN = 121  # the default: 1 channel id + 100-d article vector + AFFINITY_LEN
+FEATURE_DTYPE = np.dtype("<f8")
+
+
+def feature_layout(feature_len: int = FEATURE_LEN) -> list[tuple[str, int, int]]:
+    """(group name, start, stop) of the feature vector, in order, for a vector of `feature_len` values."""
+    article = feature_len - 1 - AFFINITY_LEN
+    if article < 1:
+        raise ValueError(f"feature_len must be > {1 + AFFINITY_LEN}, got {feature_len}")
+    widths = [("channel_id", 1), ("article_vector", article), ("user_weights", USER_WEIGHTS)]
+    widths.append(("article_keyword_weights", KEYWORD_WEIGHTS))
+    out, start = [], 0
+    for name, width in widths:
+        out.append((name, start, start + width))
+        start += width
+    return out
+
+
 SCHEMA_DOC = {
     "label": "int64 (clicked 0/1)",
-    "feature": "bytes: float64 little-endian vector [channel_id, article_vector(100), "
-    "user_weights(10), article_keyword_weights(10)]",
-    "user_id": "int64 (0 <= id < 2**31)",
-    "article_id": "int64 (0 <= id < 2**31)",
+    "feature": "bytes: float64 little-endian vector ["
+    + ", ".join(f"{name}({stop - start})" for name, start, stop in feature_layout())
+    + "]",
+    "user_id": f"int64 (0 <= id < 2**{MAX_ID.bit_length() - 1})",
+    "article_id": f"int64 (0 <= id < 2**{MAX_ID.bit_length() - 1})",
 }
-FEATURE_DTYPE = np.dtype("<f8")
 
 
 def encode_example(label: int | None, feature: np.ndarray, user_id: int, article_id: int) -> bytes:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-FEATURE_LEN = 121
+from export.schema import FEATURE_LEN
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,10 @@ class ExportSettings:
     model_dir: Path
     version: int | None = None
     warmup_rows: int = 8
+
+
+def add_setting(parser: Any, flag: str, settings_type: type, name: str, note: str = "") -> None:
+    """A CLI option for a settings field, typed and defaulted by its dataclass (the one source)."""
+    default = {f.name: f.default for f in dataclasses.fields(settings_type)}[name]
+    text = f"{note} (default: %(default)s)" if note else "(default: %(default)s)"
+    parser.add_argument(flag, type=type(default), default=default, help=text)

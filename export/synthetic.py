@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from export.metrics import log_loss, roc_auc
-from export.schema import encode_example
+from export.schema import KEYWORD_WEIGHTS, USER_WEIGHTS, encode_example, feature_layout
 from export.settings import GenerateSettings
 from export.shards import write_meta, write_shards
 
@@ -50,22 +50,21 @@ class Rows:
 
 def make_world(settings: GenerateSettings, rng: np.random.Generator) -> World:
     """Draw the entities and the true model."""
-    n_vec = settings.feature_len - 21
-    if n_vec < 1:
-        raise ValueError(f"feature_len must be > 21, got {settings.feature_len}")
+    widths = {name: stop - start for name, start, stop in feature_layout(settings.feature_len)}
+    n_vec = widths["article_vector"]
     weights = np.concatenate(
         [
             [0.06],
             rng.normal(0.0, 0.15, n_vec),
-            rng.normal(0.0, 1.5, 10),
-            rng.normal(0.0, 1.5, 10),
+            rng.normal(0.0, 1.5, USER_WEIGHTS),
+            rng.normal(0.0, 1.5, KEYWORD_WEIGHTS),
         ]
     )
     return World(
         channel=rng.integers(0, N_CHANNELS, settings.n_articles).astype(np.float64),
         article_vector=rng.normal(0.0, 1.0, (settings.n_articles, n_vec)),
-        keyword_weights=rng.dirichlet(np.ones(10), settings.n_articles),
-        user_weights=rng.dirichlet(np.ones(10), settings.n_users),
+        keyword_weights=rng.dirichlet(np.ones(KEYWORD_WEIGHTS), settings.n_articles),
+        user_weights=rng.dirichlet(np.ones(USER_WEIGHTS), settings.n_users),
         user_effect=rng.normal(0.0, 0.5, settings.n_users),
         article_effect=rng.normal(0.0, 0.5, settings.n_articles),
         weights=weights,
@@ -82,8 +81,8 @@ def draw_rows(world: World, n: int, rng: np.random.Generator) -> Rows:
         [
             world.channel[articles, None],
             world.article_vector[articles] + rng.normal(0.0, 0.5, (n, n_vec)),
-            world.user_weights[users] + rng.normal(0.0, 0.05, (n, 10)),
-            world.keyword_weights[articles] + rng.normal(0.0, 0.05, (n, 10)),
+            world.user_weights[users] + rng.normal(0.0, 0.05, (n, USER_WEIGHTS)),
+            world.keyword_weights[articles] + rng.normal(0.0, 0.05, (n, KEYWORD_WEIGHTS)),
         ],
         axis=1,
     )

@@ -77,6 +77,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from serving.bench import main
+    """The benchmarks live outside the product, in the checkout's bench/ package: `python -m bench` there."""
+    import subprocess
 
-    return int(main(args.artifacts, args.out))
+    checkout = Path(__file__).resolve().parents[1]
+    paths = ["--artifacts", str(args.artifacts.resolve()), "--out", str(args.out.resolve())]
+    return subprocess.call([sys.executable, "-m", "bench", *paths], cwd=checkout)

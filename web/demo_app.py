@@ -26,8 +26,6 @@ VENDOR_FILES = {
     "tf-backend-cpu.min.js": "@tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.min.js",
     "tf-converter.min.js": "@tensorflow/tfjs-converter/dist/tf-converter.min.js",
 }
-# Absolute parity gates vs the SavedModel (converters.md §2.3) when the manifest records none.
-DEFAULT_TFJS_GATES = {"float32": 1e-5, "float16": 1e-3, "uint16": 1e-3, "uint8": 5e-3}
 VARIANT_ORDER = ("float32", "float16", "uint16", "uint8")
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -57,10 +55,13 @@ def ordered(variants: set[str] | list[str]) -> list[str]:
 
 
 def tfjs_gates(artifacts: Path) -> dict[str, dict[str, float]]:
-    """model -> variant -> parity gate for the TF.js bundles (manifest first, then the defaults)."""
+    """model -> variant -> parity gate for the TF.js bundles (manifest first, then convert's defaults)."""
+    from export.convert.settings import DEFAULT_GATES
+
+    defaults = {variant: gate for (target, variant), gate in DEFAULT_GATES.items() if target == "tfjs"}
     gates: dict[str, dict[str, float]] = {}
     for model, variants in tfjs_variants(artifacts).items():
-        gates[model] = {v: DEFAULT_TFJS_GATES[v] for v in variants if v in DEFAULT_TFJS_GATES}
+        gates[model] = {v: defaults[v] for v in variants if v in defaults}
     manifest_path = artifacts / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
@@ -97,7 +98,9 @@ def check_content(content: SiteContent) -> None:
     if not tfjs_dir.is_dir():
         raise FileNotFoundError(f"no TF.js bundles: {tfjs_dir} does not exist (run `make export`)")
     variants = tfjs_variants(content.artifacts)
-    missing_models = sorted({"linear", "ctr"} - set(variants))
+    from export.models import names
+
+    missing_models = sorted(set(names()) - set(variants))
     if missing_models:
         raise FileNotFoundError(f"no model.json for {', '.join(missing_models)} under {tfjs_dir}")
     for rel in VENDOR_FILES.values():
@@ -141,19 +144,17 @@ def create_app(content: SiteContent) -> Starlette:
 
 
 def sample_rows(artifacts: Path, n: int = 8, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
-    """A few real rows for the page's pickers, from `export.samples.sample_inputs` (imports TF)."""
+    """A few real rows per registered model for the page's pickers (imports TF): one JSON object per row,
+    a one-value input as a number, a vector input as a list."""
+    from export.models import names
     from export.samples import sample_inputs
 
-    ctr = sample_inputs("ctr", artifacts, n=n, seed=seed)
-    linear = sample_inputs("linear", artifacts, n=n, seed=seed)
-    return {
-        "ctr": [
-            {
-                "feature": [float(v) for v in ctr["feature"][i]],
-                "user_id": int(ctr["user_id"][i]),
-                "article_id": int(ctr["article_id"][i]),
-            }
-            for i in range(len(ctr["user_id"]))
-        ],
-        "linear": [{"x": float(row[0])} for row in linear["x"]],
-    }
+    out: dict[str, list[dict[str, Any]]] = {}
+    for model in names():
+        inputs = sample_inputs(model, artifacts, n=n, seed=seed)
+        count = len(next(iter(inputs.values())))
+        out[model] = [
+            {k: v[i].item() if v[i].size == 1 else v[i].tolist() for k, v in inputs.items()}
+            for i in range(count)
+        ]
+    return out

@@ -43,8 +43,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--representative-data",
         type=Path,
-        help=".npz of named inputs for int8 calibration and parity (default: real rows for the kit's models, "
-        "random rows with a warning otherwise)",
+        help=".npz of named inputs for int8 calibration and parity (default: real rows for the kit's models; "
+        "otherwise parity runs on random rows and int8 is skipped, or refused when asked for by name)",
     )
     p.add_argument(
         "--allow-select-tf-ops",
@@ -64,6 +64,9 @@ def register(sub: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
+    from export.convert.rows import INT8_NEEDS_DATA, has_real_rows
+    from export.models import get
+
     saved_model_dir: Path = args.saved_model_dir
     if not saved_model_dir.is_dir():
         raise SettingsError(f"SavedModel directory {saved_model_dir} does not exist")
@@ -73,6 +76,18 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
     gates.update(parse_gate(text) for text in args.gate)
     tflite = parse_variants(args.tflite, TFLITE_VARIANTS, "tflite")
     tfjs = parse_variants(args.tfjs, TFJS_VARIANTS, "tfjs")
+    artifacts_dir = find_artifacts_dir(saved_model_dir)
+    kit_model = recorded_kit_model(artifacts_dir, saved_model_dir)
+    kit = None if kit_model is None else get(kit_model)
+    if "int8" in tflite and not has_real_rows(kit, artifacts_dir, args.representative_data):
+        if args.tflite.strip() != "all":
+            raise SettingsError(f"tflite {INT8_NEEDS_DATA}")
+        tflite = tuple(v for v in tflite if v != "int8")
+        print(
+            "tfkit convert: skipping tflite int8: no representative data (pass --representative-data "
+            "FILE.npz to build and gate it)",
+            file=sys.stderr,
+        )
     if not tflite and not tfjs:
         raise SettingsError("nothing to do: --tflite none and --tfjs none")
     return ConvertSettings(
@@ -84,9 +99,25 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         tfjs_variants=tfjs,
         representative_data=args.representative_data,
         allow_select_tf_ops=args.allow_select_tf_ops,
-        artifacts_dir=find_artifacts_dir(saved_model_dir),
+        artifacts_dir=artifacts_dir,
+        kit_model=kit_model,
         gates=gates,
     )
+
+
+def recorded_kit_model(artifacts_dir: Path | None, saved_model_dir: Path) -> str | None:
+    """The registry model the manifest records for this version's model (None for foreign models)."""
+    if artifacts_dir is None:
+        return None
+    from export.manifest import load_manifest
+    from export.models import names
+
+    base = saved_model_dir.resolve().parent
+    for name, entry in load_manifest(artifacts_dir).get("models", {}).items():
+        recorded = entry.get("kit_model")
+        if recorded in names() and base == (artifacts_dir / "models" / name).resolve():
+            return str(recorded)
+    return None
 
 
 def _progress(message: str) -> None:

@@ -16,9 +16,12 @@ from export.convert.parity import ParityFailed, ParityResult, compare, run_liter
 from export.convert.rows import Rows, build_rows
 from export.convert.settings import CALIBRATION_ROWS, ConvertSettings
 from export.convert.sidecar import build_sidecar, sidecar_path, write_sidecar
-from export.convert.signature import LoadedSignature, known_model, load_signature
+from export.convert.signature import LoadedSignature, load_signature
 from export.convert.tfjs import bundle_files, convert_tfjs, io_names
 from export.convert.tflite import FLEX_NOTICE, convert_tflite
+from export.manifest import artifact_entry
+from export.models import get
+from export.native_log import native_stderr_to
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -58,6 +61,11 @@ def tfjs_dir(output_dir: Path, name: str, variant: str) -> Path:
     return output_dir / "tfjs" / name / variant
 
 
+def native_log(output_dir: Path, name: str, target: str) -> Path:
+    """Where the converters' C++ log lines go: `<target>/<name>/convert.log` beside the bundles."""
+    return output_dir / target / name / "convert.log"
+
+
 def _convert_one(
     settings: ConvertSettings,
     loaded: LoadedSignature,
@@ -68,27 +76,38 @@ def _convert_one(
     if target == "tflite":
         path = tflite_path(settings.output_dir, settings.name, variant)
         rows = calibration() if variant == "int8" else None
-        outcome = convert_tflite(
-            settings.saved_model_dir, settings.signature, variant, path, rows, settings.allow_select_tf_ops
-        )
+        with native_stderr_to(native_log(settings.output_dir, settings.name, target)):
+            outcome = convert_tflite(
+                settings.saved_model_dir,
+                settings.signature,
+                variant,
+                path,
+                rows,
+                settings.allow_select_tf_ops,
+            )
         return ArtifactResult(
             target, variant, path, [path], flex_ops=outcome.flex_ops, float_nodes=outcome.float_nodes
         )
-    model_json = convert_tfjs(
-        settings.saved_model_dir,
-        settings.signature,
-        variant,
-        tfjs_dir(settings.output_dir, settings.name, variant),
-    )
+    with native_stderr_to(native_log(settings.output_dir, settings.name, target)):
+        model_json = convert_tfjs(
+            settings.saved_model_dir,
+            settings.signature,
+            variant,
+            tfjs_dir(settings.output_dir, settings.name, variant),
+        )
     feeds, fetches = io_names(model_json, loaded.spec)
     return ArtifactResult(target, variant, model_json, bundle_files(model_json), feeds=feeds, fetches=fetches)
+
+
+def _plan(settings: ConvertSettings) -> list[tuple[str, str]]:
+    return [("tflite", v) for v in settings.tflite_variants] + [("tfjs", v) for v in settings.tfjs_variants]
 
 
 def convert_variants(
     settings: ConvertSettings, loaded: LoadedSignature, calibration: Callable[[], Rows], progress: Progress
 ) -> list[ArtifactResult]:
     """Convert every variant; each target's first variant goes first so unsupported ops fail fast."""
-    plan = [("tflite", v) for v in settings.tflite_variants] + [("tfjs", v) for v in settings.tfjs_variants]
+    plan = _plan(settings)
     firsts = [p for i, p in enumerate(plan) if all(p[0] != q[0] for q in plan[:i])]
     ordered = firsts + [p for p in plan if p not in firsts]
     problems: dict[str, UnsupportedOps] = {}
@@ -112,7 +131,8 @@ def _tflite_parity(
     gate = settings.gate("tflite", art.variant)
     auc_gate = settings.auc_gate if art.variant == "int8" else None
     try:
-        outputs = run_litert(art.bundle, settings.signature, rows)
+        with native_stderr_to(native_log(settings.output_dir, settings.name, "tflite")):
+            outputs = run_litert(art.bundle, settings.signature, rows)
     except (RuntimeError, ValueError) as err:
         if not art.flex_ops:
             raise
@@ -148,8 +168,12 @@ def check_parity(
 
 def convert_model(settings: ConvertSettings, progress: Progress) -> list[ArtifactResult]:
     """Convert, check parity, write sidecars; raise ParityFailed (after writing) when a gate fails."""
-    loaded = load_signature(settings.saved_model_dir, settings.signature)
-    kit_model = known_model(loaded.spec)
+    logs = [native_log(settings.output_dir, settings.name, t) for t, _ in _plan(settings)]
+    for log_file in logs:
+        log_file.unlink(missing_ok=True)  # one log per run
+    with native_stderr_to(logs[0]):  # TensorFlow's C++ import chatter, when this loads it
+        loaded = load_signature(settings.saved_model_dir, settings.signature)
+    kit = None if settings.kit_model is None else get(settings.kit_model)
     calibration: list[Rows] = []
 
     def calibration_rows() -> Rows:  # built on first int8 use, after unsupported ops had a chance to fail
@@ -157,7 +181,7 @@ def convert_model(settings: ConvertSettings, progress: Progress) -> list[Artifac
             calibration.append(
                 build_rows(
                     loaded.spec,
-                    kit_model,
+                    kit,
                     settings.artifacts_dir,
                     settings.representative_data,
                     CALIBRATION_ROWS,
@@ -171,7 +195,7 @@ def convert_model(settings: ConvertSettings, progress: Progress) -> list[Artifac
     results = convert_variants(settings, loaded, calibration_rows, progress)
     rows = build_rows(
         loaded.spec,
-        kit_model,
+        kit,
         settings.artifacts_dir,
         settings.representative_data,
         settings.parity_rows,
@@ -188,7 +212,7 @@ def convert_model(settings: ConvertSettings, progress: Progress) -> list[Artifac
             art.target,
             art.variant,
             settings.name,
-            kit_model,
+            kit,
             art.feeds,
             art.files,
             art.parity,
@@ -202,18 +226,22 @@ def convert_model(settings: ConvertSettings, progress: Progress) -> list[Artifac
     return results
 
 
-def manifest_entry(art: ArtifactResult, root: Path, signature: str) -> dict[str, Any]:
-    """The manifest.json artifact entry (paths relative to the artifacts root)."""
-    from export.convert.sidecar import sha256_of
-
+def ledger_entries(art: ArtifactResult, root: Path, signature: str) -> list[dict[str, Any]]:
+    """The manifest entries of one converted artifact: the bundle (with its parity) and its sidecar."""
     parity = art.parity
-    return {
-        "kind": art.target,
-        "variant": art.variant,
-        "path": art.bundle.relative_to(root).as_posix(),
-        "sha256": sha256_of(art.files),
-        "bytes": art.bytes,
-        "signature": signature,
-        "parity_max_abs_error": None if parity is None else parity.max_abs_error,
-        "parity_gate": None if parity is None else parity.gate,
-    }
+    bundle = artifact_entry(
+        root,
+        art.target,
+        art.variant,
+        art.bundle,
+        files=art.files,
+        signature=signature,
+        parity_max_abs_error=None if parity is None else parity.max_abs_error,
+        parity_error=None if parity is None else parity.error,
+        parity_scale=None if parity is None else parity.scale,
+        parity_gate=None if parity is None else parity.gate,
+    )
+    if art.sidecar is None:
+        return [bundle]
+    sidecar = artifact_entry(root, "sidecar", f"{art.target}/{art.variant}", art.sidecar, signature=signature)
+    return [bundle, sidecar]

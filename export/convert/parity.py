@@ -1,4 +1,11 @@
-"""Parity of converted artifacts against the SavedModel: max |Δ| per artifact, gates, the failure table."""
+"""Parity of converted artifacts against the SavedModel: errors per artifact, gates, the failure table.
+
+One rule for every model, so `tfkit convert` works on any signature by default: each output's max |Δ|
+is divided by that output's scale, max(1, max - min of the SavedModel's output over the parity rows),
+and the largest such error is gated. Outputs within a unit range (probabilities, scores) are thus gated
+absolutely, as converters.md §2.3 sets the gates; a regression output spanning tens is gated relative
+to its range (0.0255 on a range of 30 is 8.5e-4, inside int8's 0.02).
+"""
 
 from __future__ import annotations
 
@@ -17,17 +24,25 @@ class ParityResult:
     target: str
     variant: str
     rows: int
-    max_abs_error: float | None  # None: could not be measured (e.g. Flex ops in Python)
+    max_abs_error: float | None  # raw max |Δ| over every output; None: not measured (Flex ops)
     gate: float
+    error: float | None = None  # the gated value: max over outputs of max |Δ| / scale (None: = max_abs_error)
+    scale: float = 1.0  # the scale of the output with the largest gated error
     auc_delta: float | None = None
     auc_gate: float | None = None
     note: str = ""
 
     @property
+    def gated_error(self) -> float:
+        if self.error is not None:
+            return self.error
+        return float("nan") if self.max_abs_error is None else self.max_abs_error
+
+    @property
     def passed(self) -> bool:
         if self.max_abs_error is None:  # unmeasurable only when Flex ops were explicitly allowed
             return bool(self.note)
-        ok = self.max_abs_error <= self.gate
+        ok = self.gated_error <= self.gate
         if self.auc_delta is not None and self.auc_gate is not None:
             ok = ok and self.auc_delta <= self.auc_gate
         return ok
@@ -49,15 +64,27 @@ def run_litert(path: Path, signature: str, rows: Rows) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in runner(**rows.inputs).items()}
 
 
-def max_abs_error(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> float:
-    """Largest |Δ| over every output (names and shapes must match)."""
-    worst = 0.0
+def output_scale(reference: np.ndarray) -> float:
+    """max(1, max - min) of one SavedModel output over the parity rows (see the module docstring)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    return max(1.0, float(np.ptp(ref))) if ref.size else 1.0
+
+
+def errors(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """output -> (max |Δ|, scale) (names must match, shapes must hold the same values)."""
+    out: dict[str, tuple[float, float]] = {}
     for name, ref in reference.items():
         if name not in other:
             raise ValueError(f"converted model has no output {name!r} (has {', '.join(other)})")
         got = np.asarray(other[name]).reshape(ref.shape).astype(np.float64)
-        worst = max(worst, float(np.max(np.abs(got - ref.astype(np.float64)))) if ref.size else 0.0)
-    return worst
+        delta = float(np.max(np.abs(got - ref.astype(np.float64)))) if ref.size else 0.0
+        out[name] = (delta, output_scale(ref))
+    return out
+
+
+def max_abs_error(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> float:
+    """Largest raw |Δ| over every output."""
+    return max((delta for delta, _ in errors(reference, other).values()), default=0.0)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -98,8 +125,11 @@ def compare(
     gate: float,
     auc_gate: float | None,
 ) -> ParityResult:
-    """Gate one artifact; int8 also gates the AUC change when rows carry labels."""
-    error = max_abs_error(reference, other)
+    """Gate one artifact (scaled error, see the module docstring); int8 also gates the AUC change when
+    rows carry labels."""
+    found = errors(reference, other)
+    worst = max(found, key=lambda k: found[k][0] / found[k][1]) if found else None
+    delta_max, scale = found[worst] if worst is not None else (0.0, 1.0)
     delta = None
     if auc_gate is not None and len(reference) == 1:
         name = next(iter(reference))
@@ -108,22 +138,30 @@ def compare(
         target=target,
         variant=variant,
         rows=rows.count,
-        max_abs_error=error,
+        max_abs_error=max((d for d, _ in found.values()), default=0.0),
         gate=gate,
+        error=delta_max / scale,
+        scale=scale,
         auc_delta=delta,
         auc_gate=auc_gate if delta is not None else None,
     )
 
 
 def format_table(results: list[ParityResult]) -> str:
-    """Fixed-width table: target, variant, rows, max |Δ|, gate, ΔAUC, result."""
-    lines = [f"{'target':<7} {'variant':<8} {'rows':>5} {'max|Δ|':>10} {'gate':>8} {'ΔAUC':>9} result"]
+    """Fixed-width table: target, variant, rows, max |Δ|, scale, max |Δ|/scale (gated), gate, ΔAUC, result."""
+    head = (
+        f"{'target':<7} {'variant':<8} {'rows':>5} {'max|Δ|':>10} {'scale':>7} {'/scale':>10} {'gate':>8} "
+        f"{'ΔAUC':>9} result"
+    )
+    lines = [head]
     for r in results:
         err = "n/a" if r.max_abs_error is None else f"{r.max_abs_error:.3g}"
+        scaled = "n/a" if r.max_abs_error is None else f"{r.gated_error:.3g}"
         auc = "-" if r.auc_delta is None else f"{r.auc_delta:.4f}"
         verdict = "ok" if r.passed else "FAIL"
         note = f" ({r.note})" if r.note else ""
         lines.append(
-            f"{r.target:<7} {r.variant:<8} {r.rows:>5} {err:>10} {r.gate:>8.0e} {auc:>9} {verdict}{note}"
+            f"{r.target:<7} {r.variant:<8} {r.rows:>5} {err:>10} {r.scale:>7.3g} {scaled:>10} {r.gate:>8.0e} "
+            f"{auc:>9} {verdict}{note}"
         )
     return "\n".join(lines)

@@ -1,4 +1,9 @@
-"""Input rows for parity checks and int8 calibration: real rows for our models, a .npz, or random."""
+"""Input rows for parity checks and int8 calibration.
+
+Sources, best first: a .npz the user passes, real rows of a registered kit model (its `sample_inputs`),
+and, for parity only, random rows. int8 calibration never runs on random rows: its ranges would be
+meaningless and its accuracy unproven, so without real rows there is no int8 (RowsError).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from export.convert.signature import ID_INPUTS, ID_MAX, SignatureSpec, TensorInfo
+from export.convert.signature import SignatureSpec, TensorInfo
+from export.models import KitModel
 
 log = logging.getLogger(__name__)
 
-# Ids at and near the top of the valid range (0 <= id < 2**31): TF.js feeds them as int32.
-EDGE_IDS = (ID_MAX, ID_MAX - 1, ID_MAX - 997, 2**30, 2**31 - 2**20, 0, 1, 65_537)
+INT8_NEEDS_DATA = (
+    "int8 needs representative data: pass --representative-data FILE.npz (named inputs); "
+    "calibrating on random inputs would leave int8 accuracy unproven"
+)
+
+
+def edge_ids(max_id: int) -> tuple[int, ...]:
+    """Ids at and near the top of the valid range 0 <= id < max_id (TF.js feeds ids as int32), and 0."""
+    top = max_id - 1
+    return (top, top - 1, top - 997, max_id // 2, max_id - max_id // 2048, 0, 1, 65_537 % max_id)
 
 
 class RowsError(ValueError):
@@ -36,57 +50,42 @@ class Rows:
         return {k: v[index : index + 1] for k, v in self.inputs.items()}
 
 
-def _check_ids(inputs: dict[str, np.ndarray]) -> None:
-    for name in ID_INPUTS:
+def _check_ids(inputs: dict[str, np.ndarray], kit: KitModel | None) -> None:
+    if kit is None or kit.max_id is None:
+        return
+    for name in kit.id_inputs:
         ids = inputs.get(name)
-        if ids is not None and len(ids) and (ids.min() < 0 or ids.max() > ID_MAX):
+        if ids is not None and len(ids) and (ids.min() < 0 or ids.max() >= kit.max_id):
             raise RowsError(
-                f"input {name!r} has ids outside 0 <= id < 2**31 (min {ids.min()}, max {ids.max()})"
+                f"input {name!r} has ids outside 0 <= id < {kit.max_id} (min {ids.min()}, max {ids.max()})"
             )
 
 
-def with_edge_ids(rows: Rows) -> Rows:
-    """Append rows whose id inputs sit at the top of the valid range (features copied from real rows)."""
-    present = [n for n in ID_INPUTS if n in rows.inputs]
-    if not present:
+def with_edge_ids(rows: Rows, kit: KitModel) -> Rows:
+    """Append rows whose id inputs sit at the top of the valid range (other inputs copied from real rows)."""
+    present = [n for n in kit.id_inputs if n in rows.inputs]
+    if not present or kit.max_id is None:
         return rows
-    k = len(EDGE_IDS)
-    take = np.arange(k) % rows.count
+    edges = edge_ids(kit.max_id)
+    take = np.arange(len(edges)) % rows.count
     extra = {name: arr[take].copy() for name, arr in rows.inputs.items()}
     for i, name in enumerate(present):
-        ids = np.array(EDGE_IDS, dtype=rows.inputs[name].dtype)
+        ids = np.array(edges, dtype=rows.inputs[name].dtype)
         extra[name] = ids if i % 2 == 0 else ids[::-1].copy()
     merged = {name: np.concatenate([rows.inputs[name], extra[name]]) for name in rows.inputs}
-    return Rows(inputs=merged, labels=rows.labels, source=rows.source + f" + {k} rows with ids near 2**31-1")
+    note = f" + {len(edges)} rows with ids near {kit.max_id - 1}"
+    return Rows(inputs=merged, labels=rows.labels, source=rows.source + note)
 
 
-def _labels_from_examples(
-    artifacts: Path, n: int, seed: int, inputs: dict[str, np.ndarray]
-) -> np.ndarray | None:
-    """Labels of the same rows via export.samples.sample_examples (None when they cannot be matched)."""
-    from export import samples
-    from export.schema import decode_example
-
-    decoded = [decode_example(raw) for raw in samples.sample_examples(artifacts, n, seed)]
-    users = np.array([row["user_id"] for row in decoded], dtype=np.int64)
-    labels = [row["label"] for row in decoded]
-    if len(decoded) != n or None in labels or not np.array_equal(users, inputs["user_id"]):
-        log.warning("labels for AUC: sample_examples rows do not match sample_inputs rows; AUC gate skipped")
-        return None
-    return np.array(labels, dtype=np.int64)
+def kit_rows(kit: KitModel, artifacts: Path, n: int, seed: int) -> Rows:
+    """Real rows of a registered model (its `sample_inputs`), with its labels when it has them."""
+    inputs = kit.sample_inputs(artifacts, n, seed)
+    _check_ids(inputs, kit)
+    labels = kit.sample_labels(artifacts, n, seed)
+    return Rows(inputs=inputs, labels=labels, source=f"{n} real {kit.name} rows (seed {seed})")
 
 
-def kit_rows(model: str, artifacts: Path, n: int, seed: int) -> Rows:
-    """Real rows of our model (`export.samples`), with labels for ctr when they can be matched."""
-    from export import samples
-
-    inputs = samples.sample_inputs(model, artifacts, n, seed)
-    _check_ids(inputs)
-    labels = _labels_from_examples(artifacts, n, seed, inputs) if model == "ctr" else None
-    return Rows(inputs=inputs, labels=labels, source=f"{n} real {model} rows (export.samples, seed {seed})")
-
-
-def npz_rows(path: Path, spec: SignatureSpec, limit: int) -> Rows:
+def npz_rows(path: Path, spec: SignatureSpec, limit: int, kit: KitModel | None = None) -> Rows:
     """Named inputs from a .npz (one array per signature input, equal length; optional `label`)."""
     try:
         data = np.load(path, allow_pickle=False)
@@ -106,7 +105,7 @@ def npz_rows(path: Path, spec: SignatureSpec, limit: int) -> Rows:
     labels = None
     if "label" in data.files and "label" not in inputs:
         labels = np.asarray(data["label"])[:limit].astype(np.int64)
-    _check_ids(inputs)
+    _check_ids(inputs, kit)
     return Rows(inputs=inputs, labels=labels, source=f"{len(next(iter(inputs.values())))} rows from {path}")
 
 
@@ -114,49 +113,53 @@ def _np_dtype(info: TensorInfo) -> np.dtype:
     return np.dtype(object) if info.dtype == "string" else np.dtype(info.dtype)
 
 
-def random_rows(spec: SignatureSpec, n: int, seed: int, purpose: str, kit_ids: bool = False) -> Rows:
-    """Random inputs (floats ~ N(0,1), ints in [0, 100); with `kit_ids` the kit's id inputs span the whole
-    valid range 0 <= id < 2**31); warns loudly."""
+def random_rows(spec: SignatureSpec, n: int, seed: int, kit: KitModel | None = None) -> Rows:
+    """Random parity inputs: floats ~ N(0,1), ints in [0, 100), a kit model's ids over its whole range."""
     rng = np.random.default_rng(seed)
+    ids = kit.id_inputs if kit is not None and kit.max_id is not None else ()
     inputs: dict[str, np.ndarray] = {}
     for info in spec.inputs:
         shape = tuple(n if i == 0 else (1 if d is None else d) for i, d in enumerate(info.shape))
         dtype = _np_dtype(info)
         if info.dtype == "string":
             raise RowsError(
-                f"input {info.name!r} is a string tensor: random {purpose} rows are impossible; "
+                f"input {info.name!r} is a string tensor: random parity rows are impossible; "
                 "pass --representative-data FILE.npz"
             )
         if np.issubdtype(dtype, np.floating):
             inputs[info.name] = rng.normal(size=shape).astype(dtype)
-        elif kit_ids and info.name in ID_INPUTS:
-            inputs[info.name] = rng.integers(0, ID_MAX, size=shape, endpoint=True).astype(dtype)
+        elif info.name in ids and kit is not None and kit.max_id is not None:
+            inputs[info.name] = rng.integers(0, kit.max_id, size=shape).astype(dtype)
         elif dtype == np.bool_:
             inputs[info.name] = rng.integers(0, 2, size=shape).astype(dtype)
         else:
             inputs[info.name] = rng.integers(0, 100, size=shape).astype(dtype)
-    if purpose == "calibration":
-        log.warning(
-            "WARNING: no representative data: int8 calibration uses RANDOM inputs, so its ranges are "
-            "meaningless and int8 accuracy is unproven. Pass --representative-data FILE.npz (named inputs)."
-        )
     return Rows(inputs=inputs, labels=None, source=f"{n} random rows (seed {seed})")
+
+
+def has_real_rows(kit: KitModel | None, artifacts: Path | None, npz: Path | None) -> bool:
+    """Whether calibration rows exist: a .npz, or a registered model with its artifacts directory."""
+    return npz is not None or (kit is not None and artifacts is not None)
 
 
 def build_rows(
     spec: SignatureSpec,
-    kit_model: str | None,
+    kit: KitModel | None,
     artifacts: Path | None,
     npz: Path | None,
     n: int,
     seed: int,
     purpose: str,
 ) -> Rows:
-    """Rows for `purpose` ('parity' or 'calibration') from the best available source."""
+    """Rows for `purpose` ('parity' or 'calibration') from the best available source.
+
+    Calibration without real rows raises RowsError: random calibration would prove nothing."""
     if npz is not None:
-        rows = npz_rows(npz, spec, n)
-    elif kit_model is not None and artifacts is not None:
-        rows = kit_rows(kit_model, artifacts, n, seed)
+        rows = npz_rows(npz, spec, n, kit)
+    elif kit is not None and artifacts is not None:  # has_real_rows without a .npz
+        rows = kit_rows(kit, artifacts, n, seed)
+    elif purpose == "calibration":
+        raise RowsError(INT8_NEEDS_DATA)
     else:
-        rows = random_rows(spec, n, seed, purpose, kit_ids=kit_model == "ctr")
-    return with_edge_ids(rows) if purpose == "parity" and kit_model == "ctr" else rows
+        rows = random_rows(spec, n, seed, kit)
+    return with_edge_ids(rows, kit) if purpose == "parity" and kit is not None else rows

@@ -8,7 +8,9 @@ from pathlib import Path
 TFLITE_VARIANTS: tuple[str, ...] = ("float32", "dynamic", "float16", "int8")
 TFJS_VARIANTS: tuple[str, ...] = ("float32", "float16", "uint8")
 
-# Absolute max-|Δ| gates per (target, variant) versus the SavedModel (converters.md §2.3, the gates).
+# Max-|Δ| gates per (target, variant) versus the SavedModel (converters.md §2.3). Each output's error is
+# divided by its scale, max(1, its range over the parity rows) (export/convert/parity.py): absolute for
+# outputs in a unit range (probabilities), relative to the range for larger outputs (regressions).
 # The CTR model keeps dynamic-range well inside 1e-3 by design (export/ctr_model.py): its embedding tables
 # sit on the int8 grid and its dense layers read one bounded, standardized input group each.
 DEFAULT_GATES: dict[tuple[str, str], float] = {
@@ -43,7 +45,8 @@ class ConvertSettings:
     tfjs_variants: tuple[str, ...] = TFJS_VARIANTS
     representative_data: Path | None = None
     allow_select_tf_ops: bool = False
-    artifacts_dir: Path | None = None  # set for our models: real rows via export.samples
+    artifacts_dir: Path | None = None  # set for our models: real rows via the registry's sample_inputs
+    kit_model: str | None = None  # the registry model that produced the SavedModel (None: foreign model)
     parity_rows: int = PARITY_ROWS
     parity_seed: int = PARITY_SEED
     gates: dict[tuple[str, str], float] = field(default_factory=lambda: dict(DEFAULT_GATES))

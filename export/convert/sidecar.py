@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from export.convert.parity import ParityResult
-from export.convert.signature import CTR_FEATURES, ID_INPUTS, ID_MAX, SignatureSpec
-
-FEATURE_ORDER = [
-    {"slice": [0, 1], "name": "channel_id", "note": "the channel id as a float"},
-    {"slice": [1, 101], "name": "article_vector", "note": "100 floats"},
-    {"slice": [101, 111], "name": "user_weights", "note": "10 floats"},
-    {"slice": [111, 121], "name": "article_keyword_weights", "note": "10 floats"},
-]
-
-
-def preprocessing(kit_model: str | None, target: str) -> dict[str, Any] | None:
-    """What an app must do before calling one of our models; None for foreign models."""
-    if kit_model == "linear":
-        return {"x": "one float32 per row, shape [batch, 1]; no scaling (the model is y = w*x + b)"}
-    if kit_model != "ctr":
-        return None
-    id_dtype = "int32 (TF.js has no int64; ids are fed as int32 tensors)" if target == "tfjs" else "int64"
-    return {
-        "feature": {
-            "dtype": "float32",
-            "width": CTR_FEATURES,
-            "order": FEATURE_ORDER,
-            "note": "concatenate in this order; float64 source values are cast to float32",
-        },
-        "ids": {
-            "inputs": list(ID_INPUTS),
-            "dtype": id_dtype,
-            "min": 0,
-            "max": ID_MAX,
-            "note": "valid ids: 0 <= id < 2**31; the model hashes them into embedding buckets by integer "
-            "modulo, so any id in range is accepted; map larger or string ids into this range in the app",
-        },
-        "output": "probability: float32 [batch, 1], the click probability",
-    }
-
-
-def sha256_of(files: list[Path]) -> str:
-    """sha256 over the files' bytes in order (tflite: the file; tfjs: model.json then shards)."""
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
+from export.convert.signature import SignatureSpec
+from export.manifest import file_sha256
+from export.models import KitModel
 
 
 def build_sidecar(
@@ -57,7 +17,7 @@ def build_sidecar(
     target: str,
     variant: str,
     model: str,
-    kit_model: str | None,
+    kit: KitModel | None,
     feeds: dict[str, str] | None,
     files: list[Path],
     parity: ParityResult | None,
@@ -79,9 +39,10 @@ def build_sidecar(
         "signature": spec.key,
         "inputs": inputs,
         "outputs": [o.to_json() for o in spec.outputs],
-        "files": [f.name for f in files],
+        # The bundle's files, paths relative to this sidecar's directory (`sha256sum -c` input there);
+        # the manifest's ledger entry lists the same files relative to the artifacts directory.
+        "files": [{"path": f.name, "sha256": file_sha256(f), "bytes": f.stat().st_size} for f in files],
         "bytes": sum(f.stat().st_size for f in files),
-        "sha256": sha256_of(files),
     }
     if target == "tfjs":
         sidecar["call"] = (
@@ -97,13 +58,14 @@ def build_sidecar(
             "why": "input layer kept float: one per-tensor int8 scale cannot cover features of very "
             "different ranges; every other op, embedding and hidden layer is int8",
         }
-    prep = preprocessing(kit_model, target)
+    prep = None if kit is None else kit.preprocessing({i.name: i.shape for i in spec.inputs}, target)
     if prep is not None:
         sidecar["preprocessing"] = prep
     if parity is not None:
         sidecar["parity"] = {
             "rows": parity.rows,
             "max_abs_error": parity.max_abs_error,
+            "scale": parity.scale,
             "gate": parity.gate,
             "auc_delta": parity.auc_delta,
             "auc_gate": parity.auc_gate,

@@ -1,4 +1,4 @@
-"""What a SavedModel signature takes and returns, and whether it is one of the kit's own models."""
+"""What a SavedModel signature takes and returns."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-CTR_FEATURES = 121
-ID_INPUTS = ("user_id", "article_id")
-ID_MAX = 2**31 - 1  # valid ids: 0 <= id < 2**31 (TF.js runs int64 as int32)
 
 
 class SignatureError(ValueError):
@@ -85,16 +81,3 @@ def load_signature(saved_model_dir: Path, key: str) -> LoadedSignature:
     return LoadedSignature(
         spec=SignatureSpec(key=key, inputs=inputs, outputs=outputs), function=fn, owner=loaded
     )
-
-
-def known_model(spec: SignatureSpec) -> str | None:
-    """'ctr' or 'linear' when the signature is the kit's own serving_default contract, else None."""
-    names = {t.name: t.dtype for t in spec.inputs}
-    outs = {t.name: t.dtype for t in spec.outputs}
-    if names == {"feature": "float32", "user_id": "int64", "article_id": "int64"} and outs == {
-        "probability": "float32"
-    }:
-        return "ctr" if spec.input("feature").shape == (None, CTR_FEATURES) else None
-    if names == {"x": "float32"} and outs == {"y": "float32"} and spec.input("x").shape == (None, 1):
-        return "linear"
-    return None

@@ -19,10 +19,11 @@ SAVED_MODEL_TOLERANCE = 1e-6
 
 def parity_rows(model: str, artifacts: Path) -> Any:
     from export.convert.rows import Rows, with_edge_ids
+    from export.models import get
     from export.samples import sample_inputs
 
     return with_edge_ids(
-        Rows(inputs=sample_inputs(model, artifacts, ROWS, seed=0), labels=None, source="contract")
+        Rows(inputs=sample_inputs(model, artifacts, ROWS, seed=0), labels=None, source="contract"), get(model)
     )
 
 

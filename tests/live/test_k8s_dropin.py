@@ -24,8 +24,6 @@ from k8s.manifests import (
     Doc,
     configmap_mounts,
     container,
-    dockerfile_copies,
-    dockerfile_entrypoint,
     find,
     flag_map,
     load_documents,
@@ -35,6 +33,7 @@ from k8s.manifests import (
 )
 from k8s.render import OVERLAYS_DIR, kustomize
 from serving.config import parse_model_server_config
+from tests.support.dockerfiles import dockerfile_copies, dockerfile_entrypoint
 from tests.support.server import LiveServer, running_server
 
 pytestmark = pytest.mark.live

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from export.convert.cli import register
 from export.convert.ops import tfjs_unsupported, tflite_unsupported
 from export.convert.parity import roc_auc
-from export.convert.rows import EDGE_IDS, Rows, with_edge_ids
+from export.convert.rows import Rows, edge_ids, with_edge_ids
 from export.convert.settings import SettingsError, default_name, parse_gate, parse_variants
+from export.models import get
+from tests.support.convert_cli import run_convert
 
 
 def build_string_model(path: Path) -> None:
@@ -34,14 +34,6 @@ def build_string_model(path: Path) -> None:
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
 
 
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="tfkit")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["convert", *argv])
-    code: int = args.run(args)
-    return code
-
-
 @pytest.fixture(scope="module")
 def string_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("strings") / "shout" / "1"
@@ -52,7 +44,7 @@ def string_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_string_ops_are_refused_naming_op_and_target(
     string_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_cli(
+    code = run_convert(
         str(string_model), "--output-dir", str(tmp_path), "--tflite", "float32", "--tfjs", "float32"
     )
     err = capsys.readouterr().err
@@ -67,7 +59,7 @@ def test_string_ops_are_refused_naming_op_and_target(
 def test_select_tf_ops_flag_does_not_rescue_custom_ops(
     string_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_cli(
+    code = run_convert(
         str(string_model),
         "--output-dir",
         str(tmp_path),
@@ -112,9 +104,9 @@ def test_select_tf_ops_flag_converts_flex_ops_and_records_them(
         "--representative-data",
         str(tmp_path / "rows.npz"),
     ]
-    assert run_cli(*base) == 2
+    assert run_convert(*base) == 2
     assert "StringLength would run with --allow-select-tf-ops" in capsys.readouterr().err
-    assert run_cli(*base, "--allow-select-tf-ops") == 0
+    assert run_convert(*base, "--allow-select-tf-ops") == 0
     assert "Flex runtime" in capsys.readouterr().err
     sidecar = json.loads((tmp_path / "out" / "tflite" / "m" / "float32.signature.json").read_text())
     assert sidecar["requires_flex_runtime"] == ["StringLength"]
@@ -122,11 +114,11 @@ def test_select_tf_ops_flag_converts_flex_ops_and_records_them(
 
 
 def test_bad_inputs_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(str(tmp_path / "missing"), "--output-dir", str(tmp_path)) == 2
+    assert run_convert(str(tmp_path / "missing"), "--output-dir", str(tmp_path)) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert run_cli(str(tmp_path), "--output-dir", str(tmp_path), "--tflite", "int4") == 2
+    assert run_convert(str(tmp_path), "--output-dir", str(tmp_path), "--tflite", "int4") == 2
     assert "unknown tflite variant(s) int4" in capsys.readouterr().err
-    assert run_cli(str(tmp_path), "--output-dir", str(tmp_path)) == 2
+    assert run_convert(str(tmp_path), "--output-dir", str(tmp_path)) == 2
     assert "not a SavedModel directory" in capsys.readouterr().err
 
 
@@ -159,8 +151,10 @@ def test_edge_rows_cover_the_top_of_the_id_range() -> None:
         labels=np.array([0, 1, 0]),
         source="t",
     )
-    edged = with_edge_ids(rows)
-    assert edged.count == 3 + len(EDGE_IDS)
+    ctr = get("ctr")
+    assert ctr.max_id == 2**31  # exclusive, from the data schema
+    edged = with_edge_ids(rows, ctr)
+    assert edged.count == 3 + len(edge_ids(2**31))
     assert edged.inputs["user_id"].max() == 2**31 - 1 and edged.inputs["article_id"].max() == 2**31 - 1
     assert edged.labels is not None and len(edged.labels) == 3
 

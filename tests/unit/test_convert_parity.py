@@ -76,7 +76,11 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[ConvertSettings
     build_ctr_like(saved)
     write_rows(saved, root / "rows.npz")
     settings = ConvertSettings(
-        saved_model_dir=saved, output_dir=root / "out", name="clicks", representative_data=root / "rows.npz"
+        saved_model_dir=saved,
+        output_dir=root / "out",
+        name="clicks",
+        representative_data=root / "rows.npz",
+        kit_model="ctr",  # told, never sniffed: the registry's ctr describes the sidecar's preprocessing
     )
     return settings, convert_model(settings, lambda _msg: None)
 
@@ -98,7 +102,8 @@ def test_every_variant_lands_in_the_layout_and_passes_its_gate(
     for r in results:
         assert r.parity is not None and r.parity.max_abs_error is not None
         assert r.parity.rows >= 256
-        assert r.parity.max_abs_error <= DEFAULT_GATES[(r.target, r.variant)], r.parity
+        assert r.parity.max_abs_error <= DEFAULT_GATES[(r.target, r.variant)], r.parity  # probabilities:
+        assert r.parity.scale == 1.0 and r.parity.error == r.parity.max_abs_error  # absolute gates
         assert r.parity.passed
     int8 = next(r for r in results if r.variant == "int8")
     assert int8.parity is not None and int8.parity.auc_delta is not None  # labels from the .npz were used
@@ -141,8 +146,9 @@ def test_sidecars_describe_inputs_outputs_and_parity(
     assert ids["user_id"]["feed_dtype"] == "int32" and ids["user_id"]["feed_node"] == "user_id"
     assert web["preprocessing"]["ids"]["dtype"].startswith("int32")
     assert web["bytes"] == sum(
-        (settings.output_dir / "tfjs" / "clicks" / "uint8" / f).stat().st_size for f in web["files"]
+        (settings.output_dir / "tfjs" / "clicks" / "uint8" / f["path"]).stat().st_size for f in web["files"]
     )
+    assert web["files"][0]["path"] == "model.json"
 
 
 def test_a_missed_gate_fails_with_a_table(converted: tuple[ConvertSettings, list[ArtifactResult]]) -> None:

@@ -1,12 +1,18 @@
-"""The artifacts `make export` produced (session fixture): layout, goals on default data, manifest digests."""
+"""The artifacts `make export` produced (session fixture): layout, goals on default data, the ledger."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
-from export.manifest import load_manifest, tree_digest
+import pytest
+
+from export.manifest import load_manifest, sha256sum_lines
+from export.models import names
 from export.warmup import WARMUP_FILE
+
+pytestmark = pytest.mark.needs_export
 
 
 def test_default_run_meets_the_accuracy_goals(artifacts: Path) -> None:
@@ -19,15 +25,31 @@ def test_default_run_meets_the_accuracy_goals(artifacts: Path) -> None:
     assert set(meta["schema"]) == {"label", "feature", "user_id", "article_id"}
 
 
-def test_layout_and_saved_model_digests(artifacts: Path) -> None:
+def test_layout_and_saved_model_entries(artifacts: Path) -> None:
     data = artifacts / "data" / "ctr"
     assert list(data.glob("train-*-of-*.tfrecord")) and list(data.glob("eval-*-of-*.tfrecord"))
-    for name, entry in load_manifest(artifacts)["models"].items():
+    models = load_manifest(artifacts)["models"]
+    assert sorted(models) == sorted(names())
+    for name, entry in models.items():
+        assert entry["kit_model"] == name
         version_dir = artifacts / entry["path"]
         assert version_dir == artifacts / "models" / name / str(entry["version"])
         assert (version_dir / "saved_model.pb").is_file() and (version_dir / WARMUP_FILE).is_file()
         saved = next(a for a in entry["artifacts"] if a["kind"] == "saved_model")
-        assert (saved["sha256"], saved["bytes"]) == tree_digest(version_dir)
+        on_disk = sorted(p.relative_to(artifacts).as_posix() for p in version_dir.rglob("*") if p.is_file())
+        assert [f["path"] for f in saved["files"]] == on_disk
         checkpoints = list((artifacts / "train" / name / "checkpoints").glob("ckpt-*.index"))
         assert 1 <= len(checkpoints) <= 5
         assert list((artifacts / "train" / name).glob("events.out.tfevents.*"))
+
+
+def test_every_ledger_entry_verifies_with_sha256sum(artifacts: Path) -> None:
+    """The manifest's per-file list is real `sha256sum -c` input, run in the artifacts directory."""
+    entries = [a for m in load_manifest(artifacts)["models"].values() for a in m["artifacts"]]
+    assert {a["kind"] for a in entries} >= {"saved_model", "tflite", "tfjs", "sidecar"}
+    listing = "".join(sha256sum_lines(a) for a in entries)
+    done = subprocess.run(
+        ["sha256sum", "--strict", "-c", "-"], input=listing, cwd=artifacts, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": OK") == sum(len(a["files"]) for a in entries)

@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 
 from export.reader import BadRecordError, SkipCounter, ctr_dataset, iterate
-from export.schema import decode_example, encode_example
+from export.schema import FEATURE_LEN, decode_example, encode_example
 from export.settings import GenerateSettings
 from export.shards import read_meta, split_files, write_shards
 from export.synthetic import generate
-
-FEATURE_LEN = 121
 
 
 def _vector(seed: int) -> np.ndarray:

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 
-from k8s.manifests import dockerfile_entrypoint, dockerfile_instructions, flag_map
+from k8s.manifests import flag_map
 from serving.config import read_monitoring_config_file
+from tests.support.dockerfiles import dockerfile_entrypoint, dockerfile_instructions
 
 SERVING = Path(__file__).resolve().parents[2] / "serving"
 COMPOSE = SERVING / "docker-compose.yml"

@@ -13,17 +13,19 @@ from docker.utils.build import exclude_paths
 from k8s.manifests import (
     ManifestError,
     container,
-    dockerfile_copies,
-    dockerfile_entrypoint,
-    dockerfile_instructions,
     find,
     flag_map,
     load_documents,
     local_flags,
-    makefile_variable,
     pod_spec,
 )
 from k8s.render import K8S_DIR, OVERLAYS_DIR, kustomize
+from tests.support.dockerfiles import (
+    dockerfile_copies,
+    dockerfile_entrypoint,
+    dockerfile_instructions,
+    makefile_variable,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "serving" / "Dockerfile"

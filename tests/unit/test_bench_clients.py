@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clients.bench import PAIRS, markdown, overheads
+from bench.clients import PAIRS, markdown, overheads
 
 
 def results(raw_ms: float, client_extra_ms: float) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Serving benchmark (`tfkit bench`, adapters area): the REST / gRPC layers' cost and what batching buys.
+"""Serving benchmark (`make bench`, adapters area): the REST / gRPC layers' cost and what batching buys.
 
 1. Sequential latency (one client, one request at a time, 1 row): REST (wrk -c1) and gRPC (h2load -c1)
    against `tfkit serve`, and the same SavedModel signature called in-process; overhead = p50(server) -
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.bench_load import LoadResult, failed_requests, run_h2load, run_wrk, serving
+from bench.load import LoadResult, failed_requests, run_h2load, run_wrk, serving
 from serving.launcher import LiveServer
 
 CONCURRENCY = (1, 8, 32, 128)

@@ -48,6 +48,8 @@ def _model_bench(artifacts: Path, model: str, entry: dict[str, Any]) -> dict[str
     sizes: dict[str, int] = {}
     jobs = []
     for art in entry.get("artifacts", []):
+        if art["kind"] not in ("tflite", "tfjs"):
+            continue
         path = artifacts / art["path"]
         sizes[f"{art['kind']}/{art['variant']}"] = int(art["bytes"])
         if art["kind"] == "tflite":

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from serving.dtypes import tf_type_name
+from serving.dtypes import enum_name, tf_type_name
 from serving.examples import classification_results, regression_results
+from serving.grpc.codec import numpy_from_tensor_proto
 from serving.session import Session, guarded, run_session, runtime_error
 from serving.signatures import (
     CLASSIFY_METHOD,
@@ -295,13 +296,7 @@ def _join(names: Any) -> str:
 
 def _runner(info: SignatureInfo, proto: Any, session: Session) -> SignatureRunner:
     """Bind a SignatureDef to the session: feed order = sorted aliases; defaults decoded once."""
-    from tensorflow.core.framework import types_pb2
-
     names = tuple(sorted(info.inputs))
-    types = tuple(types_pb2.DataType.Name(proto.inputs[n].dtype)[3:].lower() for n in names)  # "float"
-    defaults = {}
-    if len(proto.defaults):
-        import tensorflow as tf
-
-        defaults = {alias: tf.make_ndarray(t) for alias, t in proto.defaults.items()}
+    types = tuple(enum_name(proto.inputs[n].dtype)[3:].lower() for n in names)  # "float"
+    defaults = {alias: numpy_from_tensor_proto(t) for alias, t in proto.defaults.items()}
     return SignatureRunner(info, proto, session, names, types, defaults)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from serving.dtypes import enum_name
 from serving.status import Internal, InvalidArgument, NotFound, ServingError
 from serving.types import SignatureInfo, TensorInfo
 
@@ -48,10 +49,8 @@ def read_meta_graph(path: str, tags: Sequence[str]) -> Any:
 
 
 def tensor_info(proto: Any) -> TensorInfo:
-    from tensorflow.core.framework import types_pb2
-
     shape = None if proto.tensor_shape.unknown_rank else tuple(int(d.size) for d in proto.tensor_shape.dim)
-    return TensorInfo(name=proto.name, dtype=types_pb2.DataType.Name(proto.dtype), shape=shape)
+    return TensorInfo(name=proto.name, dtype=enum_name(proto.dtype), shape=shape)
 
 
 def signature_info(key: str, proto: Any) -> SignatureInfo:

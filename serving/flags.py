@@ -68,7 +68,7 @@ def _f(name: str, kind: Kind, default: Any, help: str, effect: Effect = "kit", p
     return Flag(name, kind, default, help, effect, per_cpu)
 
 
-NO_EFFECT = "none"
+NO_EFFECT: Effect = "none"
 FLAGS: tuple[Flag, ...] = (
     _f("port", "int32", 8500, "gRPC TCP port (0 = no TCP listener; then --grpc_socket_path is needed)."),
     _f("grpc_socket_path", "string", "", "Also serve gRPC on this UNIX socket (relative or absolute)."),
@@ -186,7 +186,7 @@ def usage() -> str:
         "",
         "tensorflow_model_server 2.19.0's flags (same names, defaults, meaning); --tfkit_* are the kit's.",
         "Forms, as the real binary reads them: --flag=value; booleans also --flag.",
-        "Flags marked (no effect here) are accepted and logged at start: they concern GPUs, TPUs, XLA,",
+        'Flags marked "no effect here" are accepted and logged at start: they concern GPUs, TPUs, XLA,',
         "ALTS, the profiler or C++ internals.",
         "Flags:",
     ]
@@ -247,7 +247,7 @@ def _misread(token: str, nxt: str | None) -> FlagError:
         value = "" if nxt is None or nxt.startswith("-") else f" {nxt}"
         both = f" (and '{nxt}')" if value else ""
         return FlagError(
-            f"'--{name}{value}': a {flag.kind} flag takes its value only as --{name}=VALUE; "
+            f"'--{name}{value}': --{name} is a {flag.kind} flag and takes its value only as --{name}=VALUE; "
             f"tensorflow_model_server would ignore '--{name}'{both} as unknown argument(s) and run with "
             f"the default --{name}={flag.default_text()}"
         )

@@ -56,7 +56,8 @@ def version_labels(
 
 
 def failure_text(failures: list[tuple[str, int, ServingError | None]], what: str) -> str:
-    """`N servable(s) did not become available: {{name: m version: 1} due to error: CODE: text}, }`."""
+    """`N servable(s) did not become available: {{{name: m version: 1} due to error: CODE: text}, }`
+    (the outer braces wrap the list, the next ones each entry, the inner ones ServableId::DebugString)."""
     parts = []
     for model, version, error in sorted(failures, key=lambda f: (f[0], f[1])):
         due = f" due to error: {error.code.name}: {error.message}" if error is not None else ""

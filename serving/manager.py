@@ -63,7 +63,6 @@ class _Model:
     aspired: set[int] | None = None  # None until the first reconcile listed the base path
     failed: set[int] = field(default_factory=set)  # aspired versions that failed; not retried
     removed: bool = False
-    generation: int = 0  # bumped by config changes and polls
     scheduled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     settled: list[_Version] = field(default_factory=list)  # AVAILABLE / END transitions, in order
@@ -186,10 +185,11 @@ class ModelManager:
                         config.version_policy,
                     )
                     model.config, model.base_path, model.removed = config, base, False
+                    if is_new:
+                        model.failed.clear()  # a re-added model loads its versions afresh
                     if first or is_new:
                         awaited.append((model, len(model.settled)))
                     if changed:
-                        model.generation += 1
                         self._schedule_locked(model)
             self._wait_first_settled(awaited, "servable" if first else "model")
 
@@ -221,7 +221,6 @@ class ModelManager:
             with self._lock:
                 for model in self._models.values():
                     if not model.removed:
-                        model.generation += 1
                         self._schedule_locked(model)
 
     def _schedule_locked(self, model: _Model) -> None:
@@ -247,7 +246,6 @@ class ModelManager:
                 if not self._changed.wait(timeout=1.0) and self.settings.file_system_poll_wait_seconds > 0:
                     for model, _ in awaited:  # the poller starts only after the first config
                         if not model.aspired:
-                            model.generation += 1
                             self._schedule_locked(model)
             failures: list[tuple[str, int, ServingError | None]] = []
             for model, mark in awaited:

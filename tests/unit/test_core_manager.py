@@ -234,7 +234,7 @@ def test_failed_initial_load_text(tmp_path: Path, make_manager: Callable[..., Mo
     with pytest.raises(Unknown) as info:
         make_manager().start([config(tmp_path / "bad", name="bad")])
     assert str(info.value).startswith(
-        "1 servable(s) did not become available: {{name: bad version: 4} due to error: "
+        "1 servable(s) did not become available: {{{name: bad version: 4} due to error: "
     )
     assert str(info.value).endswith("}, }")
 
@@ -252,7 +252,7 @@ def test_reload_replaces_models(tmp_path: Path, make_manager: Callable[..., Mode
     assert [c.name for c in manager.configs()] == ["other"]
     add_corrupt_version(tmp_path / "broken", 1)
     with pytest.raises(
-        Unknown, match=r"^1 model\(s\) did not become available: \{\{name: broken version: 1\}"
+        Unknown, match=r"^1 model\(s\) did not become available: \{\{\{name: broken version: 1\}"
     ):
         manager.reload([config(tmp_path / "other", name="other"), config(tmp_path / "broken", name="broken")])
     assert manager.resolve(ModelSpec("other")).version == 5

@@ -5,7 +5,8 @@ model_servers/server_core.cc (ReloadConfig, UpdateModelVersionLabelMap, WaitUnti
 model_servers/server.cc (PollFilesystemAndReloadConfig), model_servers/model_service_impl.cc
 (HandleReloadConfigRequest) and model_servers/tensorflow_model_server_test.py (testModelConfigReload).
 
-Each row is a list of steps on one of three servers: `core` (default flags), `allow`
+Each row is a list of steps on one of three servers (rows run in order; a reload replaces the whole
+model list, so the rows about each server's startup config come first): `core` (default flags), `allow`
 (--allow_version_labels_for_unavailable_models) and `poll` (--model_config_file_poll_wait_seconds=1,
 steps rewrite its config file). Every row uses its own model names, so rows do not see each other's
 versions. Rows about a failing start run `tfkit serve` to its exit.
@@ -102,6 +103,15 @@ CASES = [
         (
             States("start", {VERSION: AVAILABLE}, now=True),
             Predict("start", {"version": VERSION}, 3.0, VERSION),
+        ),
+    ),
+    Case(
+        "server_core.cc ReloadConfig + --allow_version_labels_for_unavailable_models: labels at startup",
+        "allow",
+        (
+            States("canary", TWO_VERSIONS),
+            Predict("canary", {"version_label": "stable"}, 3.0, VERSION),
+            Predict("canary", {"version_label": "canary"}, 4.0, LARGER_VERSION),
         ),
     ),
     Case(
@@ -370,15 +380,6 @@ CASES = [
                 text="Failed to start server. Error: FAILED_PRECONDITION: Request to assign label to version "
                 f"{VERSION} of model linear, {NOT_AVAILABLE}",
             ),
-        ),
-    ),
-    Case(
-        "server_core.cc ReloadConfig + --allow_version_labels_for_unavailable_models: labels at startup",
-        "allow",
-        (
-            States("canary", TWO_VERSIONS),
-            Predict("canary", {"version_label": "stable"}, 3.0, VERSION),
-            Predict("canary", {"version_label": "canary"}, 4.0, LARGER_VERSION),
         ),
     ),
     Case(

@@ -203,9 +203,13 @@ def test_the_scrape_annotations_reach_the_metrics(server: Started) -> None:
 
 
 def test_labels_resolve_to_their_versions(server: Started) -> None:
-    if not any(server.labels.values()):
-        pytest.skip(f"{server.name} labels no versions")
     url = server.live.rest_url
+    if not any(server.labels.values()):  # dev, prod, Dockerfile: no labels, so a label is unknown
+        r = requests.post(
+            f"{url}/v1/models/linear/labels/canary:predict", json={"instances": [[1.0]]}, timeout=10
+        )
+        assert r.status_code == 400 and r.json() == {"error": "Unrecognized servable version label: canary"}
+        return
     for name, labels in server.labels.items():
         for label, version in labels.items():
             body = requests.get(f"{url}/v1/models/{name}/labels/{label}/metadata", timeout=10).json()

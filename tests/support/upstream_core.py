@@ -80,15 +80,12 @@ def predict(channel: grpc.Channel, model: str, x: float = 2.0, **spec: Any) -> t
     """Predict x on `serving_default`; returns (y, version that answered)."""
     import numpy as np
     import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    from google.protobuf import wrappers_pb2
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_pb2_grpc
 
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model
-    for key, value in spec.items():
-        if key == "version":
-            request.model_spec.version.value = value
-        else:
-            setattr(request.model_spec, key, value)
+    if "version" in spec:
+        spec = {**spec, "version": wrappers_pb2.Int64Value(value=spec["version"])}
+    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model, **spec))
     request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([x], np.float32)))
     reply = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=60)
     return float(tf.make_ndarray(reply.outputs["y"])[0]), int(reply.model_spec.version.value)

@@ -271,3 +271,67 @@ def test_warmup_flag(tmp_path: Path, make_manager: Callable[..., ModelManager], 
     else:
         manager.start([config(tmp_path / "half")])
         assert states(manager, "half") == {1: State.AVAILABLE}
+
+
+# -- serving.lifecycle: ServerCore's rules as pure functions ------------------------------------------
+
+
+def test_version_labels_rules() -> None:
+    """server_core.cc UpdateModelVersionLabelMap, with and without the allow flag."""
+    from serving.lifecycle import version_labels
+
+    base = "/m"
+    available = {"m": {1, 2}}
+    cases: list[tuple[dict[str, int], dict[str, dict[str, int]], bool, int | None]] = [
+        ({"a": 1, "b": 2}, {}, False, None),  # both AVAILABLE
+        ({"a": 3}, {}, False, 3),  # new label, version not AVAILABLE
+        ({"a": 3}, {}, True, None),  # allowed: new label
+        ({"a": 3}, {"m": {"a": 3}}, True, None),  # allowed: unchanged label
+        ({"a": 3}, {"m": {"a": 3}}, False, 3),  # without the flag even an unchanged label needs AVAILABLE
+        ({"a": 3}, {"m": {"a": 1}}, True, 3),  # moving an existing label needs AVAILABLE even with the flag
+        ({"a": 2}, {"m": {"a": 1}}, False, None),  # moving onto an AVAILABLE version
+    ]
+    for labels, current, allow, failing in cases:
+        configs = [ModelConfig("m", base, version_labels=labels)]
+        if failing is None:
+            assert version_labels(configs, available, current, allow) == {"m": labels}
+        else:
+            with pytest.raises(FailedPrecondition, match=f"^Request to assign label to version {failing} of"):
+                version_labels(configs, available, current, allow)
+    assert version_labels([ModelConfig("m", base)], available, {"m": {"a": 1}}, False) == {}
+
+
+def test_platform_change_and_failure_texts() -> None:
+    from serving.lifecycle import check_platforms, failure_text
+
+    check_platforms({"m": "tensorflow"}, [ModelConfig("m", "/m"), ModelConfig("n", "/n", platform="x")])
+    with pytest.raises(
+        InvalidArgument, match=r"^Illegal to change a model's platform\. For model m platform"
+    ):
+        check_platforms({"m": "tensorflow"}, [ModelConfig("m", "/m", platform="x")])
+    text = failure_text([("b", 2, None), ("a", 1, NotFound("gone"))], "model")
+    assert text == (
+        "2 model(s) did not become available: {{{name: a version: 1} due to error: NOT_FOUND: gone}, "
+        "{{name: b version: 2}}, }"
+    )
+
+
+def test_slots_resize() -> None:
+    from serving.lifecycle import Slots
+
+    slots = Slots(0)  # 0 means one at a time, as upstream's num_load_threads=0
+    inside: list[int] = []
+    entered = threading.Event()
+
+    def hold() -> None:
+        with slots.hold():
+            inside.append(1)
+            entered.set()
+
+    with slots.hold():
+        worker = threading.Thread(target=hold)
+        worker.start()
+        assert not entered.wait(0.2) and inside == []
+        slots.resize(2)  # a larger pool lets the waiting load in at once
+        assert entered.wait(10)
+    worker.join()

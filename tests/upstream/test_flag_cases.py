@@ -547,3 +547,27 @@ def test_start_stops_with_upstream_text(
         argv.append(f"--model_config_file={tmp_path / 'models.config'}")
     done = run_to_exit(argv, REPO)
     assert done.returncode == 255 and text in done.stderr, done.stderr[-2000:]
+
+
+def test_server_cc_grpc_max_threads(models: dict[str, Path], tmp_path: Path) -> None:
+    """server.cc BuildAndStart: ResourceQuota::SetMaxThreads(--grpc_max_threads); a call beyond the limit
+    gets RESOURCE_EXHAUSTED. One call is held in flight: a reload that waits for a model with no version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support.upstream_core import model_config, reload
+    from tests.unit.core_savedmodels import add_version
+
+    later = tmp_path / "later"
+    later.mkdir()
+    flags = [f"--model_base_path={models['one']}", "--grpc_max_threads=1"]
+    with running_server(flags, wait_models=["default"]) as live, ThreadPoolExecutor(1) as pool:
+        config = model_config(("default", models["one"]), ("later", later))
+        pending = pool.submit(reload, live.grpc_target, config)
+        wait_log(live, "No versions of servable later found under base path")
+        with grpc.insecure_channel(live.grpc_target) as channel, pytest.raises(grpc.RpcError) as info:
+            predict(channel, "default")
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        add_version(later, 1)
+        assert pending.result(timeout=300) is None
+        with grpc.insecure_channel(live.grpc_target) as channel:
+            assert predict(channel, "later") == (3.0, 1)

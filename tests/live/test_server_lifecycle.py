@@ -1,6 +1,6 @@
 """`tfkit serve` process lifecycle: SIGTERM drains in-flight requests and exits 0; a failed initial load
 exits 255 (main.cc returns -1) with upstream's message; flags that turn features off (CORS, monitoring,
-health) and --rest_api_timeout_in_ms behave as upstream; a busy REST port leaves gRPC serving."""
+health) and --rest_api_timeout_in_ms behave as upstream (busy REST port: tests/upstream)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import serve_flags
 from tests.support.server import REPO, TFKIT, free_port, running_server, start_server
-from tests.support.upstream_core import wait_grpc, wait_log
 
 pytestmark = pytest.mark.live
 
@@ -120,20 +119,3 @@ def test_features_off_and_rest_timeout(artifacts: Path) -> None:
         assert slow.status_code == 504, slow.text[:200]
         assert "error" in slow.json()
         assert server.process.poll() is None
-
-
-def test_busy_rest_port_is_logged_and_grpc_keeps_serving(artifacts: Path) -> None:
-    """server.cc BuildAndStart: a REST server that cannot start is logged (`Failed to start HTTP Server at
-    localhost:P`) and the server runs on with gRPC only, as upstream."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
-        busy.bind(("0.0.0.0", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        flags = ["--model_name=linear", f"--model_base_path={artifacts / 'models' / 'linear'}"]
-        server = start_server(flags, ports=(free_port(), port))
-        try:
-            wait_grpc(server, server.grpc_target, "linear")
-            wait_log(server, f"Failed to start HTTP Server at localhost:{port}")
-            assert server.process.poll() is None
-        finally:
-            server.stop()

@@ -14,451 +14,271 @@ versions. Rows about a failing start run `tfkit serve` to its exit.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import grpc
 import pytest
-import requests
 
-from tests.support.server import REPO, TFKIT, LiveServer, free_port, start_server
+from tests.support.server import start_server
 from tests.support.upstream_core import (
+    AVAILABLE,
     BOGUS_VERSION,
+    END,
     LARGER_VERSION,
     VERSION,
-    deadline_loop,
+    Case,
+    Predict,
+    Reload,
+    Running,
+    Start,
+    States,
+    cfg,
+    first_response_is_available,
     half_plus_models,
     model_config,
-    predict,
-    reload,
-    run_to_exit,
-    states,
-    wait_states,
+    run_step,
+    wait_up,
 )
 
 pytestmark = pytest.mark.live
-AVAILABLE, END = "AVAILABLE", "END"
 TWO_VERSIONS = {VERSION: AVAILABLE, LARGER_VERSION: AVAILABLE}
 NOT_AVAILABLE = "which is not currently available for inference"
 
 
-@dataclass(frozen=True)
-class Reload:
-    """HandleReloadConfigRequest (or, on `poll`, a rewrite of the config file) with these models."""
-
-    models: tuple[tuple[str, str], ...]  # (model name, key of half_plus_models() or a literal path)
-    policy: str = ""
-    labels: dict[str, int] = field(default_factory=dict)
-    raw: str = ""  # a literal text-format config instead of `models`
-    code: str = "OK"
-    text: str = ""  # expected in the error message (gRPC) or in the log (poll)
-
-
-@dataclass(frozen=True)
-class States:
-    model: str
-    expected: dict[int, str]
-    now: bool = False  # True: must hold right after the previous step, no waiting
-
-
-@dataclass(frozen=True)
-class Predict:
-    model: str
-    spec: dict[str, Any]
-    y: float = 0.0
-    version: int = 0
-    code: str = "OK"
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class Start:
-    """`tfkit serve` with this config (and flags) must stop: exit code and stderr text."""
-
-    config: str
-    flags: tuple[str, ...] = ()
-    exit_code: int = 255
-    text: str = ""
-    ends_with: str = ""
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    server: str  # core | allow | poll | none
-    steps: tuple[Any, ...]
-
-
-def cfg(name: str, key: str, extra: str = "") -> str:
-    return f'config {{ name: "{name}" base_path: "{{{key}}}" {extra} }}'
-
-
+# fmt: off
 CASES = [
-    Case(
-        "server_core_test.cc CreateWaitsTillModelsAvailable (ports open only after the load)",
-        "core",
-        (
-            States("start", {VERSION: AVAILABLE}, now=True),
-            Predict("start", {"version": VERSION}, 3.0, VERSION),
+    Case("server_core_test.cc CreateWaitsTillModelsAvailable (ports open only after the load)", "core", (
+        States("start", {VERSION: AVAILABLE}, now=True),
+        Predict("start", {"version": VERSION}, 3.0, VERSION),
+    )),
+    Case("server_core.cc ReloadConfig + --allow_version_labels_for_unavailable_models: labels at startup",
+         "allow", (
+        States("canary", TWO_VERSIONS),
+        Predict("canary", {"version_label": "stable"}, 3.0, VERSION),
+        Predict("canary", {"version_label": "canary"}, 4.0, LARGER_VERSION),
+    )),
+    Case("server_core_test.cc ReloadConfigWaitsTillModelsAvailable", "core",
+         (Reload((("m_wait", "one"),)), States("m_wait", {VERSION: AVAILABLE}, now=True))),
+    Case("server_core_test.cc ReloadConfigUnloadsModels", "core",
+         (Reload((("m_unload", "one"),)), Reload(()), States("m_unload", {VERSION: END}))),
+    Case("server_core_test.cc ReloadConfigHandlesLoadingAPreviouslyUnloadedModel", "core", (
+        Reload((("m_again", "one"),)),
+        Reload(()),
+        States("m_again", {VERSION: END}),
+        Reload((("m_again", "one"),)),
+        States("m_again", {VERSION: AVAILABLE}, now=True),
+    )),
+    Case("server_core_test.cc ReloadConfigChangeModelBasePath", "core", (
+        Reload((("m_path", "one"),)),
+        Reload((("m_path", "two"),), policy="all {}"),
+        Predict("m_path", {}, 4.0, LARGER_VERSION),
+        Reload((("m_path", "one"),)),
+        States("m_path", {VERSION: AVAILABLE, LARGER_VERSION: END}),
+        Predict("m_path", {}, 3.0, VERSION),
+    )),
+    Case("server_core_test.cc RelativePathFails", "core", (
+        Reload(
+            (("m_rel", "relative/one"),),
+            code="INVALID_ARGUMENT",
+            text="Expected model m_rel to have an absolute path or URI; got base_path()=relative/one",
         ),
-    ),
-    Case(
-        "server_core.cc ReloadConfig + --allow_version_labels_for_unavailable_models: labels at startup",
-        "allow",
-        (
-            States("canary", TWO_VERSIONS),
-            Predict("canary", {"version_label": "stable"}, 3.0, VERSION),
-            Predict("canary", {"version_label": "canary"}, 4.0, LARGER_VERSION),
+    )),
+    Case("server_core_test.cc MixedAbsoluteRelativeFails", "core", (
+        Reload(
+            (("m_abs", "one"), ("m_rel2", "relative/one")),
+            code="INVALID_ARGUMENT",
+            text="Expected model m_rel2 to have an absolute path or URI",
         ),
-    ),
-    Case(
-        "server_core_test.cc ReloadConfigWaitsTillModelsAvailable",
-        "core",
-        (Reload((("m_wait", "one"),)), States("m_wait", {VERSION: AVAILABLE}, now=True)),
-    ),
-    Case(
-        "server_core_test.cc ReloadConfigUnloadsModels",
-        "core",
-        (Reload((("m_unload", "one"),)), Reload(()), States("m_unload", {VERSION: END})),
-    ),
-    Case(
-        "server_core_test.cc ReloadConfigHandlesLoadingAPreviouslyUnloadedModel",
-        "core",
-        (
-            Reload((("m_again", "one"),)),
-            Reload(()),
-            States("m_again", {VERSION: END}),
-            Reload((("m_again", "one"),)),
-            States("m_again", {VERSION: AVAILABLE}, now=True),
+        States("m_abs", {}, now=True),
+    )),
+    Case("server_core_test.cc AbsolutePathSucceeds", "core",
+         (Reload((("m_absolute", "one"),)), Predict("m_absolute", {}, 3.0, VERSION))),
+    Case("server_core_test.cc ErroringModel (first config: servable(s) text, exit 255 as main.cc)", "none", (
+        Start(
+            model_config(("broken", Path("{broken}"))),
+            text="Failed to start server. Error: UNKNOWN: 1 servable(s) did not become available: "
+            f"{{{{{{name: broken version: {VERSION}}} due to error: ",
+            ends_with="}, }",
         ),
-    ),
-    Case(
-        "server_core_test.cc ReloadConfigChangeModelBasePath",
-        "core",
-        (
-            Reload((("m_path", "one"),)),
-            Reload((("m_path", "two"),), policy="all {}"),
-            Predict("m_path", {}, 4.0, LARGER_VERSION),
-            Reload((("m_path", "one"),)),
-            States("m_path", {VERSION: AVAILABLE, LARGER_VERSION: END}),
-            Predict("m_path", {}, 3.0, VERSION),
+    )),
+    Case("server_core.cc WaitUntilModelsAvailable: a new model failing on reload (model(s) text)", "core", (
+        Reload(
+            (("m_broken", "broken"),),
+            code="UNKNOWN",
+            text="1 model(s) did not become available: "
+            f"{{{{{{name: m_broken version: {VERSION}}} due to error: ",
         ),
-    ),
-    Case(
-        "server_core_test.cc RelativePathFails",
-        "core",
-        (
-            Reload(
-                (("m_rel", "relative/one"),),
-                code="INVALID_ARGUMENT",
-                text="Expected model m_rel to have an absolute path or URI; got base_path()=relative/one",
-            ),
+    )),
+    Case("server_core_test.cc IllegalReconfigurationToCustomConfig (HandleReloadConfigRequest)", "core", (
+        Reload(
+            (),
+            raw='custom_model_config { type_url: "x" }',
+            code="INVALID_ARGUMENT",
+            text="ServerModelConfig type not supported by HandleReloadConfigRequest. "
+            "Only ModelConfigList "
+            "is currently supported",
         ),
-    ),
-    Case(
-        "server_core_test.cc MixedAbsoluteRelativeFails",
-        "core",
-        (
-            Reload(
-                (("m_abs", "one"), ("m_rel2", "relative/one")),
-                code="INVALID_ARGUMENT",
-                text="Expected model m_rel2 to have an absolute path or URI",
-            ),
-            States("m_abs", {}, now=True),
+    )),
+    Case("server_core_test.cc IllegalReconfigurationToCustomConfig (config file poll)", "poll", (
+        Reload(
+            (),
+            raw='custom_model_config { type_url: "x" }',
+            text="PollFilesystemAndReloadConfig failed to ReloadConfig: Cannot transition to requested "
+            "config. It is only legal to transition from one ModelConfigList to another.",
         ),
-    ),
-    Case(
-        "server_core_test.cc AbsolutePathSucceeds",
-        "core",
-        (Reload((("m_absolute", "one"),)), Predict("m_absolute", {}, 3.0, VERSION)),
-    ),
-    Case(
-        "server_core_test.cc ErroringModel (first config: servable(s) text, exit 255 as main.cc)",
-        "none",
-        (
-            Start(
-                model_config(("broken", Path("{broken}"))),
-                text="Failed to start server. Error: UNKNOWN: 1 servable(s) did not become available: "
-                f"{{{{{{name: broken version: {VERSION}}} due to error: ",
-                ends_with="}, }",
-            ),
+    )),
+    Case("server_core_test.cc IllegalReconfigurationFromCustomConfig (custom config at start)", "none", (
+        Start(
+            'custom_model_config { type_url: "x" }',
+            text="ModelServer does not yet support custom model config.",
         ),
-    ),
-    Case(
-        "server_core.cc WaitUntilModelsAvailable: a new model failing on reload (model(s) text)",
-        "core",
-        (
-            Reload(
-                (("m_broken", "broken"),),
-                code="UNKNOWN",
-                text="1 model(s) did not become available: "
-                f"{{{{{{name: m_broken version: {VERSION}}} due to error: ",
-            ),
+    )),
+    Case("server_core_test.cc IllegalConfigModelTypeAndPlatformSet", "core", (
+        Reload(
+            (),
+            raw="model_config_list { "
+            + cfg("m_both", "one", 'model_type: TENSORFLOW model_platform: "tensorflow"')
+            + " }",
+            code="INVALID_ARGUMENT",
+            text="Illegal setting both ModelServerConfig::model_type (deprecated) and "
+            "ModelServerConfig::model_platform, model name is m_both",
         ),
-    ),
-    Case(
-        "server_core_test.cc IllegalReconfigurationToCustomConfig (HandleReloadConfigRequest)",
-        "core",
-        (
-            Reload(
-                (),
-                raw='custom_model_config { type_url: "x" }',
-                code="INVALID_ARGUMENT",
-                text="ServerModelConfig type not supported by HandleReloadConfigRequest. "
-                "Only ModelConfigList "
-                "is currently supported",
-            ),
+    )),
+    Case("server_core_test.cc DeprecatedModelTypeConfig", "core", (
+        Reload((), raw="model_config_list { " + cfg("m_type", "one", "model_type: TENSORFLOW") + " }"),
+        Predict("m_type", {}, 3.0, VERSION),
+    )),
+    Case("server_core_test.cc DuplicateModelNameInConfig", "core", (
+        Reload(
+            (("m_dup", "one"), ("m_dup", "three")),
+            code="INVALID_ARGUMENT",
+            text="Illegal to list model m_dup multiple times in config list",
         ),
-    ),
-    Case(
-        "server_core_test.cc IllegalReconfigurationToCustomConfig (config file poll)",
-        "poll",
-        (
-            Reload(
-                (),
-                raw='custom_model_config { type_url: "x" }',
-                text="PollFilesystemAndReloadConfig failed to ReloadConfig: Cannot transition to requested "
-                "config. It is only legal to transition from one ModelConfigList to another.",
-            ),
+    )),
+    Case("server_core_test.cc UnknownModelPlatform", "core", (
+        Reload(
+            (),
+            raw="model_config_list { "
+            + cfg("m_platform", "one", 'model_platform: "not_a_known_platform"')
+            + " }",
+            code="INVALID_ARGUMENT",
+            text="Model m_platform requests unsupported platform not_a_known_platform",
         ),
-    ),
-    Case(
-        "server_core_test.cc IllegalReconfigurationFromCustomConfig (custom config at start)",
-        "none",
-        (
-            Start(
-                'custom_model_config { type_url: "x" }',
-                text="ModelServer does not yet support custom model config.",
-            ),
+    )),
+    Case("server_core_test.cc IllegalToChangeModelPlatform", "core", (
+        Reload((("m_change", "one"),)),
+        Reload(
+            (),
+            raw="model_config_list { " + cfg("m_change", "one", 'model_platform: "platform_1"') + " }",
+            code="INVALID_ARGUMENT",
+            text="Illegal to change a model's platform. For model m_change platform was tensorflow "
+            "and new "
+            "platform requested is platform_1",
         ),
-    ),
-    Case(
-        "server_core_test.cc IllegalConfigModelTypeAndPlatformSet",
-        "core",
-        (
-            Reload(
-                (),
-                raw="model_config_list { "
-                + cfg("m_both", "one", 'model_type: TENSORFLOW model_platform: "tensorflow"')
-                + " }",
-                code="INVALID_ARGUMENT",
-                text="Illegal setting both ModelServerConfig::model_type (deprecated) and "
-                "ModelServerConfig::model_platform, model name is m_both",
-            ),
+    )),
+    Case("server_core_test.cc ModelSpecMultipleVersionsAvailable", "core", (
+        Reload((("m_multi", "two"),), policy="all {}"),
+        States("m_multi", TWO_VERSIONS),
+        Predict("m_multi", {}, 4.0, LARGER_VERSION),
+        Predict("m_multi", {"version": VERSION}, 3.0, VERSION),
+        Reload((("m_multi", "two"),), policy="all {}", labels={"A": VERSION, "B": LARGER_VERSION}),
+        Predict("m_multi", {"version_label": "A"}, 3.0, VERSION),
+        Predict("m_multi", {"version_label": "B"}, 4.0, LARGER_VERSION),
+        Predict(
+            "m_multi",
+            {"version_label": "nonexistent label"},
+            code="INVALID_ARGUMENT",
+            text="Unrecognized servable version label: nonexistent label",
         ),
-    ),
-    Case(
-        "server_core_test.cc DeprecatedModelTypeConfig",
-        "core",
-        (
-            Reload((), raw="model_config_list { " + cfg("m_type", "one", "model_type: TENSORFLOW") + " }"),
-            Predict("m_type", {}, 3.0, VERSION),
+    )),
+    Case("server_core_test.cc AssignLabelToUnavailableVersion", "core", (
+        Reload((("m_label", "two"),), policy="all {}"),
+        States("m_label", TWO_VERSIONS),
+        Reload(
+            (("m_label", "two"),),
+            policy="all {}",
+            labels={"nice try": BOGUS_VERSION},
+            code="FAILED_PRECONDITION",
+            text=f"Request to assign label to version {BOGUS_VERSION} of model m_label, {NOT_AVAILABLE}",
         ),
-    ),
-    Case(
-        "server_core_test.cc DuplicateModelNameInConfig",
-        "core",
-        (
-            Reload(
-                (("m_dup", "one"), ("m_dup", "three")),
-                code="INVALID_ARGUMENT",
-                text="Illegal to list model m_dup multiple times in config list",
-            ),
+    )),
+    Case("server_core_test.cc AssignLabelToUnavailableVersionAllowed", "allow", (
+        Reload((("m_label_ok", "two"),), policy="all {}"),
+        States("m_label_ok", TWO_VERSIONS),
+        Reload((("m_label_ok", "two"),), policy="all {}", labels={"nice try": BOGUS_VERSION}),
+    )),
+    Case("server_core_test.cc AssignExistingLabelToUnavailableVersionDisallowed", "allow", (
+        Reload((("m_move", "two"),), policy="all {}"),
+        States("m_move", TWO_VERSIONS),
+        Reload((("m_move", "two"),), policy="all {}", labels={"A": VERSION, "B": LARGER_VERSION}),
+        Reload(
+            (("m_move", "two"),),
+            policy="all {}",
+            labels={"A": BOGUS_VERSION, "B": LARGER_VERSION},
+            code="FAILED_PRECONDITION",
+            text=f"Request to assign label to version {BOGUS_VERSION} of model m_move, {NOT_AVAILABLE}",
         ),
-    ),
-    Case(
-        "server_core_test.cc UnknownModelPlatform",
-        "core",
-        (
-            Reload(
-                (),
-                raw="model_config_list { "
-                + cfg("m_platform", "one", 'model_platform: "not_a_known_platform"')
-                + " }",
-                code="INVALID_ARGUMENT",
-                text="Model m_platform requests unsupported platform not_a_known_platform",
-            ),
+        Predict("m_move", {"version_label": "A"}, 3.0, VERSION),
+    )),
+    Case("server_core_test.cc AssignExistingLabelToUnavailableVersionAllowed (force_allow_any_version_labels_"
+         "for_unavailable_models has no flag in main.cc)", "none", (
+        Start(
+            "",
+            flags=("--force_allow_any_version_labels_for_unavailable_models=true",),
+            exit_code=2,
+            text="Unknown flag --force_allow_any_version_labels_for_unavailable_models",
         ),
-    ),
-    Case(
-        "server_core_test.cc IllegalToChangeModelPlatform",
-        "core",
-        (
-            Reload((("m_change", "one"),)),
-            Reload(
-                (),
-                raw="model_config_list { " + cfg("m_change", "one", 'model_platform: "platform_1"') + " }",
-                code="INVALID_ARGUMENT",
-                text="Illegal to change a model's platform. For model m_change platform was tensorflow "
-                "and new "
-                "platform requested is platform_1",
-            ),
+    )),
+    Case("server_core.cc ReloadConfig: labels are checked before the first config's models load", "none", (
+        Start(
+            model_config(("linear", Path("{one}")), labels={"stable": VERSION}),
+            text="Failed to start server. Error: FAILED_PRECONDITION: Request to assign label to version "
+            f"{VERSION} of model linear, {NOT_AVAILABLE}",
         ),
-    ),
-    Case(
-        "server_core_test.cc ModelSpecMultipleVersionsAvailable",
-        "core",
-        (
-            Reload((("m_multi", "two"),), policy="all {}"),
-            States("m_multi", TWO_VERSIONS),
-            Predict("m_multi", {}, 4.0, LARGER_VERSION),
-            Predict("m_multi", {"version": VERSION}, 3.0, VERSION),
-            Reload((("m_multi", "two"),), policy="all {}", labels={"A": VERSION, "B": LARGER_VERSION}),
-            Predict("m_multi", {"version_label": "A"}, 3.0, VERSION),
-            Predict("m_multi", {"version_label": "B"}, 4.0, LARGER_VERSION),
-            Predict(
-                "m_multi",
-                {"version_label": "nonexistent label"},
-                code="INVALID_ARGUMENT",
-                text="Unrecognized servable version label: nonexistent label",
-            ),
+    )),
+    Case("server_core.cc ReloadConfig: adding a version and labelling it in one reload fails", "core", (
+        Reload((("m_same", "two"),), policy=f"specific {{ versions: {VERSION} }}"),
+        Reload(
+            (("m_same", "two"),),
+            policy=f"specific {{ versions: {VERSION} versions: {LARGER_VERSION} }}",
+            labels={"canary": LARGER_VERSION},
+            code="FAILED_PRECONDITION",
+            text=f"Request to assign label to version {LARGER_VERSION} of model m_same, {NOT_AVAILABLE}",
         ),
-    ),
-    Case(
-        "server_core_test.cc AssignLabelToUnavailableVersion",
-        "core",
-        (
-            Reload((("m_label", "two"),), policy="all {}"),
-            States("m_label", TWO_VERSIONS),
-            Reload(
-                (("m_label", "two"),),
-                policy="all {}",
-                labels={"nice try": BOGUS_VERSION},
-                code="FAILED_PRECONDITION",
-                text=f"Request to assign label to version {BOGUS_VERSION} of model m_label, {NOT_AVAILABLE}",
-            ),
+        States("m_same", {VERSION: AVAILABLE}, now=True),
+    )),
+    Case("server.cc PollFilesystemAndReloadConfig: a version labelled in the update that adds it", "poll", (
+        Reload((("m_poll", "two"),), policy=f"specific {{ versions: {VERSION} }}"),
+        States("m_poll", {VERSION: AVAILABLE}),
+        Reload(
+            (("m_poll", "two"),),
+            policy=f"specific {{ versions: {VERSION} versions: {LARGER_VERSION} }}",
+            labels={"canary": LARGER_VERSION},
+            text="PollFilesystemAndReloadConfig failed to ReloadConfig: "
+            "Request to assign label to version "
+            f"{LARGER_VERSION} of model m_poll, {NOT_AVAILABLE}",
         ),
-    ),
-    Case(
-        "server_core_test.cc AssignLabelToUnavailableVersionAllowed",
-        "allow",
-        (
-            Reload((("m_label_ok", "two"),), policy="all {}"),
-            States("m_label_ok", TWO_VERSIONS),
-            Reload((("m_label_ok", "two"),), policy="all {}", labels={"nice try": BOGUS_VERSION}),
-        ),
-    ),
-    Case(
-        "server_core_test.cc AssignExistingLabelToUnavailableVersionDisallowed",
-        "allow",
-        (
-            Reload((("m_move", "two"),), policy="all {}"),
-            States("m_move", TWO_VERSIONS),
-            Reload((("m_move", "two"),), policy="all {}", labels={"A": VERSION, "B": LARGER_VERSION}),
-            Reload(
-                (("m_move", "two"),),
-                policy="all {}",
-                labels={"A": BOGUS_VERSION, "B": LARGER_VERSION},
-                code="FAILED_PRECONDITION",
-                text=f"Request to assign label to version {BOGUS_VERSION} of model m_move, {NOT_AVAILABLE}",
-            ),
-            Predict("m_move", {"version_label": "A"}, 3.0, VERSION),
-        ),
-    ),
-    Case(
-        "server_core_test.cc AssignExistingLabelToUnavailableVersionAllowed (force_allow_any_version_labels_"
-        "for_unavailable_models has no flag in main.cc)",
-        "none",
-        (
-            Start(
-                "",
-                flags=("--force_allow_any_version_labels_for_unavailable_models=true",),
-                exit_code=2,
-                text="Unknown flag --force_allow_any_version_labels_for_unavailable_models",
-            ),
-        ),
-    ),
-    Case(
-        "server_core.cc ReloadConfig: labels are checked before the first config's models load",
-        "none",
-        (
-            Start(
-                model_config(("linear", Path("{one}")), labels={"stable": VERSION}),
-                text="Failed to start server. Error: FAILED_PRECONDITION: Request to assign label to version "
-                f"{VERSION} of model linear, {NOT_AVAILABLE}",
-            ),
-        ),
-    ),
-    Case(
-        "server_core.cc ReloadConfig: adding a version and labelling it in one reload fails",
-        "core",
-        (
-            Reload((("m_same", "two"),), policy=f"specific {{ versions: {VERSION} }}"),
-            Reload(
-                (("m_same", "two"),),
-                policy=f"specific {{ versions: {VERSION} versions: {LARGER_VERSION} }}",
-                labels={"canary": LARGER_VERSION},
-                code="FAILED_PRECONDITION",
-                text=f"Request to assign label to version {LARGER_VERSION} of model m_same, {NOT_AVAILABLE}",
-            ),
-            States("m_same", {VERSION: AVAILABLE}, now=True),
-        ),
-    ),
-    Case(
-        "server.cc PollFilesystemAndReloadConfig: a version labelled in the update that adds it",
-        "poll",
-        (
-            Reload((("m_poll", "two"),), policy=f"specific {{ versions: {VERSION} }}"),
-            States("m_poll", {VERSION: AVAILABLE}),
-            Reload(
-                (("m_poll", "two"),),
-                policy=f"specific {{ versions: {VERSION} versions: {LARGER_VERSION} }}",
-                labels={"canary": LARGER_VERSION},
-                text="PollFilesystemAndReloadConfig failed to ReloadConfig: "
-                "Request to assign label to version "
-                f"{LARGER_VERSION} of model m_poll, {NOT_AVAILABLE}",
-            ),
-            States("m_poll", {VERSION: AVAILABLE}, now=True),
-        ),
-    ),
-    Case(
-        "server.cc PollFilesystemAndReloadConfig: a file that does not parse keeps the models",
-        "poll",
-        (
-            Reload((("m_keep", "one"),)),
-            States("m_keep", {VERSION: AVAILABLE}),
-            Reload((), raw="model_config_list { nonsense }", text="Failed to read ModelServerConfig file: "),
-            Predict("m_keep", {}, 3.0, VERSION),
-        ),
-    ),
-    Case(
-        "tensorflow_model_server_test.py testModelConfigReload",
-        "poll",
-        (
-            Reload((("half_plus_two", "one"),)),
-            Predict("half_plus_two", {}, 3.0, VERSION),
-            Reload((("half_plus_three", "three"),)),
-            Predict("half_plus_three", {}, 4.0, VERSION),
-        ),
-    ),
+        States("m_poll", {VERSION: AVAILABLE}, now=True),
+    )),
+    Case("server.cc PollFilesystemAndReloadConfig: a file that does not parse keeps the models", "poll", (
+        Reload((("m_keep", "one"),)),
+        States("m_keep", {VERSION: AVAILABLE}),
+        Reload((), raw="model_config_list { nonsense }", text="Failed to read ModelServerConfig file: "),
+        Predict("m_keep", {}, 3.0, VERSION),
+    )),
+    Case("tensorflow_model_server_test.py testModelConfigReload", "poll", (
+        Reload((("half_plus_two", "one"),)),
+        Predict("half_plus_two", {}, 3.0, VERSION),
+        Reload((("half_plus_three", "three"),)),
+        Predict("half_plus_three", {}, 4.0, VERSION),
+    )),
 ]
-
-
-@dataclass
-class Running:
-    live: LiveServer
-    config_file: Path  # the --model_config_file (rewritten by `poll` steps)
+# fmt: on
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return half_plus_models(tmp_path_factory.mktemp("upstream-models"))
-
-
-def first_response_is_available(live: LiveServer, model: str) -> None:
-    """The REST port answers for the first time only once `model` is AVAILABLE (server.cc order)."""
-    step = deadline_loop("REST port open", 300)
-    while True:
-        if live.process.poll() is not None:
-            raise RuntimeError(live.log())
-        with contextlib.suppress(requests.ConnectionError):
-            status = requests.get(f"{live.rest_url}/v1/models/{model}", timeout=30).json()
-            assert [v["state"] for v in status["model_version_status"]] == ["AVAILABLE"], status
-            return
-        step()
 
 
 @pytest.fixture(scope="module")
@@ -492,87 +312,6 @@ def servers(
     finally:
         for running in started.values():
             running.live.stop()
-
-
-def wait_up(live: LiveServer) -> None:
-    step = deadline_loop("REST port open", 300)
-    while True:
-        if live.process.poll() is not None:
-            raise RuntimeError(live.log())
-        with contextlib.suppress(requests.ConnectionError):
-            requests.get(f"{live.rest_url}/v1/models/none", timeout=30)
-            return
-        step()
-
-
-def fill(text: str, models: dict[str, Path]) -> str:
-    """Replace `{one}`, `{two}`, ... with the model directories."""
-    for key, path in models.items():
-        text = text.replace("{" + key + "}", str(path))
-    return text
-
-
-def write_atomically(path: Path, text: str) -> None:
-    staging = path.with_suffix(".tmp")
-    staging.write_text(text)
-    staging.rename(path)
-
-
-def config_text(step: Reload, models: dict[str, Path]) -> str:
-    if step.raw:
-        return fill(step.raw, models)
-    entries = tuple((name, models.get(key, Path(key))) for name, key in step.models)
-    return model_config(*entries, policy=step.policy, labels=step.labels)
-
-
-def run_step(step: Any, running: Running | None, models: dict[str, Path], poll: bool) -> None:
-    if isinstance(step, Start):
-        config = Path(models["one"]).parent / "start.config"
-        config.write_text(fill(step.config, models))
-        argv = [*TFKIT, "serve", f"--model_config_file={config}", "--max_num_load_retries=0", *step.flags]
-        done = run_to_exit([*argv, f"--port={free_port()}", f"--rest_api_port={free_port()}"], REPO)
-        assert done.returncode == step.exit_code, done.stderr[-3000:]
-        assert step.text in done.stderr, done.stderr[-3000:]
-        assert done.stderr.rstrip().endswith(step.ends_with), done.stderr[-3000:]
-        return
-    assert running is not None
-    live = running.live
-    with grpc.insecure_channel(live.grpc_target) as channel:
-        if isinstance(step, Reload):
-            text = config_text(step, models)
-            if poll:
-                mark = len(live.log())
-                write_atomically(running.config_file, text)
-                step_wait = deadline_loop(step.text or f"{step.models} loaded by the poll", 120)
-                if step.text:
-                    while step.text not in live.log()[mark:]:
-                        step_wait()
-                for name, _ in () if step.text else step.models:
-                    while states(channel, name).get(VERSION) != AVAILABLE:
-                        step_wait()
-                return
-            err = reload(live.grpc_target, text)
-            if step.code == "OK":
-                assert err is None, err.details()
-            else:
-                assert err is not None and err.code().name == step.code, err
-                assert step.text in err.details(), err.details()
-        elif isinstance(step, States):
-            if step.now:
-                assert states(channel, step.model) == step.expected
-            else:
-                wait_states(channel, step.model, step.expected)
-        elif isinstance(step, Predict):
-            if step.code == "OK":
-                step_wait = deadline_loop(f"{step.model} answering from version {step.version}", 120)
-                while True:
-                    with contextlib.suppress(grpc.RpcError):
-                        if predict(channel, step.model, **step.spec) == (step.y, step.version):
-                            return
-                    step_wait()
-            with pytest.raises(grpc.RpcError) as info:
-                predict(channel, step.model, **step.spec)
-            assert info.value.code().name == step.code and info.value.details() == step.text
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

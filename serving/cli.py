@@ -14,8 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-STARTUP_FAILURE = 1
-USAGE_ERROR = 2
+STARTUP_FAILURE = 255  # main.cc: `return -1` after "Failed to start server. Error: ..."
 
 
 def register(sub: Any) -> None:
@@ -62,9 +61,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return 0
     try:
         settings = parse_flags(argv)
-    except FlagError as exc:
+    except FlagError as exc:  # exit 2 (the kit's refusal) or 255 (the real binary's value error)
         print(f"tfkit serve: {exc}\nSee `tfkit serve --help`.", file=sys.stderr)
-        return USAGE_ERROR
+        return exc.exit_code
     except ServingError as exc:
         print(f"Failed to start server. Error: {exc.code.name}: {exc.message}", file=sys.stderr)
         return STARTUP_FAILURE

@@ -7,6 +7,7 @@
   num_batch_threads = CPUs).
 - `--monitoring_config_file`: `MonitoringConfig` -> `MonitoringSettings` (empty path ->
   `/monitoring/prometheus/metrics`).
+- `--ssl_config_file`: `SSLConfig` -> `SslSettings`; `--tensorflow_session_config_file`: `ConfigProto`.
 
 Errors are `ServingError`s with the upstream status texts, so the CLI prints them as
 `Failed to start server. Error: INVALID_ARGUMENT: ...` and `HandleReloadConfigRequest` returns them as-is.
@@ -27,6 +28,7 @@ from serving.settings import (
     BatchingSettings,
     MonitoringSettings,
     PathMapping,
+    SslSettings,
     map_path,
 )
 from serving.status import InvalidArgument, NotFound
@@ -105,8 +107,8 @@ def _version_policy(config: Any) -> VersionPolicy:
 def model_configs_from_proto(message: Any, path_map: tuple[PathMapping, ...] = ()) -> list[ModelConfig]:
     """A `tensorflow.serving.ModelServerConfig` -> validated model list (base paths through `path_map`).
 
-    Validation and texts follow ServerCore: unique names, a platform that the server has ("tensorflow"),
-    absolute base paths or URIs. An unset config means no models.
+    Validation and texts follow ServerCore's ValidateModelConfigList: unique names, absolute base paths
+    or URIs, and GetPlatform (model_platform or model_type). An unset config means no models.
     """
     kind = message.WhichOneof("config")
     if kind == "custom_model_config":
@@ -127,9 +129,8 @@ def model_configs_from_proto(message: Any, path_map: tuple[PathMapping, ...] = (
             )
     configs: list[ModelConfig] = []
     for entry in entries:
+        # An unsupported platform is refused by the manager, after the labels (ServerCore order).
         platform = _platform(entry)
-        if platform != TENSORFLOW_PLATFORM:
-            raise InvalidArgument(f"Model {entry.name} requests unsupported platform {platform}")
         configs.append(
             ModelConfig(
                 name=str(entry.name),
@@ -268,3 +269,26 @@ def parse_monitoring_config(text: str, source: str = "<text>") -> MonitoringSett
 def read_monitoring_config_file(path: str) -> MonitoringSettings:
     """`--monitoring_config_file` -> `MonitoringSettings`."""
     return parse_monitoring_config(read_text_file(path), path)
+
+
+# --- SSLConfig and the TensorFlow session ConfigProto ------------------------------------------------
+
+
+def read_ssl_config_file(path: str) -> SslSettings:
+    """`--ssl_config_file` (text-format SSLConfig) -> `SslSettings` (server.cc BuildServerCredentials)."""
+    from serving.config_protos import ssl_config_class
+
+    message = parse_text_proto(read_text_file(path), ssl_config_class()(), path)
+    return SslSettings(
+        server_key=str(message.server_key),
+        server_cert=str(message.server_cert),
+        custom_ca=str(message.custom_ca),
+        client_verify=bool(message.client_verify),
+    )
+
+
+def read_session_config_file(path: str) -> Any:
+    """`--tensorflow_session_config_file` -> a `tensorflow.ConfigProto` (validated as upstream parses it)."""
+    from tensorflow.core.protobuf import config_pb2
+
+    return parse_text_proto(read_text_file(path), config_pb2.ConfigProto(), path)

@@ -1,8 +1,9 @@
-"""Message classes for the two TF Serving config protos that tensorflow-serving-api does not ship.
+"""Message classes for the three TF Serving config protos that tensorflow-serving-api does not ship.
 
 The pip package ships `tensorflow_serving.config.model_server_config_pb2` but neither
 `servables/tensorflow/session_bundle_config.proto` (BatchingParameters) nor
-`config/monitoring_config.proto` (MonitoringConfig). Both are rebuilt here from their upstream schema
+`config/monitoring_config.proto` (MonitoringConfig) nor `config/ssl_config.proto` (SSLConfig). They are
+rebuilt here from their upstream schema
 (same package, message names, field names, numbers and types, at tensorflow/serving 2.19) in a private
 descriptor pool, so text-format files written for `tensorflow_model_server` parse identically and no
 generated code is committed. Built lazily on first use (no work at import).
@@ -66,6 +67,18 @@ def _monitoring_file() -> descriptor_pb2.FileDescriptorProto:
     return fd
 
 
+def _ssl_file() -> descriptor_pb2.FileDescriptorProto:
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="tensorflow_serving/config/ssl_config.proto", package=_PACKAGE, syntax="proto3"
+    )
+    msg = fd.message_type.add(name="SSLConfig")
+    _field(msg, "server_key", 1, _FDP.TYPE_STRING)
+    _field(msg, "server_cert", 2, _FDP.TYPE_STRING)
+    _field(msg, "custom_ca", 3, _FDP.TYPE_STRING)
+    _field(msg, "client_verify", 4, _FDP.TYPE_BOOL)
+    return fd
+
+
 @functools.cache
 def _pool() -> descriptor_pool.DescriptorPool:
     pool = descriptor_pool.DescriptorPool()
@@ -74,6 +87,7 @@ def _pool() -> descriptor_pool.DescriptorPool:
     pool.Add(wrappers)
     pool.Add(_batching_file())
     pool.Add(_monitoring_file())
+    pool.Add(_ssl_file())
     return pool
 
 
@@ -85,3 +99,8 @@ def batching_parameters_class() -> Any:
 def monitoring_config_class() -> Any:
     """The `tensorflow.serving.MonitoringConfig` message class."""
     return message_factory.GetMessageClass(_pool().FindMessageTypeByName(f"{_PACKAGE}.MonitoringConfig"))
+
+
+def ssl_config_class() -> Any:
+    """The `tensorflow.serving.SSLConfig` message class."""
+    return message_factory.GetMessageClass(_pool().FindMessageTypeByName(f"{_PACKAGE}.SSLConfig"))

@@ -1,9 +1,9 @@
 """`start_core(settings)`: everything behind the ports — metrics, model manager, batcher, DataPlane.
 
-It returns only once every initial model's aspired versions are AVAILABLE (upstream opens its ports
+It returns once the first version of every initial model settled AVAILABLE (upstream opens its ports
 after that), else raises `StartupError("Failed to start server. Error: ...")`. With
 `--model_config_file_poll_wait_seconds > 0` a watcher re-reads `--model_config_file` and reloads the
-model list (a file that fails to parse or load is logged and the old config kept, as upstream).
+model list on every poll (a file that fails to read or to reload is logged, as upstream).
 """
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ from serving.dataplane import DataPlane
 from serving.manager import ModelManager
 from serving.metrics import Metrics
 from serving.settings import ServerSettings
-from serving.status import ServingError
+from serving.status import FailedPrecondition, ServingError
 from serving.types import ModelConfig
 
 log = logging.getLogger(__name__)
+CANNOT_TRANSITION = (
+    "Cannot transition to requested config. It is only legal to transition from one ModelConfigList to "
+    "another."
+)
 
 
 class StartupError(RuntimeError):
@@ -64,18 +68,23 @@ class Core:
             self.reload_config_file()
 
     def reload_config_file(self) -> bool:
-        """Re-read `--model_config_file` and apply it if it changed; False (old config kept, error logged)
-        when it does not parse or the reload fails."""
-        from serving.config import read_model_config_file
+        """server.cc PollFilesystemAndReloadConfig: re-read `--model_config_file` and hand it to the
+        manager on every poll, as upstream (labels are re-validated each time). A file that does not
+        read, or a reload that fails, is logged and the current models stay; returns False then."""
+        from serving.config import model_configs_from_proto, parse_model_server_config, read_text_file
 
         path = self.settings.model_config_file
         try:
-            configs = read_model_config_file(path, self.settings.path_map)
-            if not _same(configs, self.manager.configs()):
-                log.info("Model config file %s changed; reloading", path)
-                self.manager.reload(configs)
+            message = parse_model_server_config(read_text_file(path), path)
         except ServingError as err:
-            log.error("Keeping the current model config: %s: %s", path, err.message)
+            log.error("Failed to read ModelServerConfig file: %s", err.message)
+            return False
+        try:
+            if message.WhichOneof("config") != "model_config_list":
+                raise FailedPrecondition(CANNOT_TRANSITION)
+            self.manager.reload(model_configs_from_proto(message, self.settings.path_map))
+        except ServingError as err:
+            log.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", err.message)
             return False
         return True
 
@@ -89,8 +98,23 @@ class Core:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _same(a: list[ModelConfig], b: list[ModelConfig]) -> bool:
-    return sorted(a, key=lambda c: c.name) == sorted(b, key=lambda c: c.name)
+def apply_tensorflow_threads(settings: ServerSettings) -> None:
+    """TF's intra/inter-op thread pools from the --tensorflow_*_parallelism flags (server.cc rules),
+    set once before any model loads; 0 leaves TensorFlow's own choice."""
+    intra, inter = settings.intra_op_threads, settings.inter_op_threads
+    if not (intra or inter):
+        return
+    import tensorflow as tf
+
+    try:
+        if intra:
+            tf.config.threading.set_intra_op_parallelism_threads(intra)
+        if inter:
+            tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError as err:  # the TF runtime was already initialized in this process
+        log.warning("TensorFlow thread pools not changed: %s", err)
+        return
+    log.info("TensorFlow threads: intra-op %s, inter-op %s", intra or "auto", inter or "auto")
 
 
 def _initial_models(settings: ServerSettings) -> list[ModelConfig]:
@@ -124,6 +148,7 @@ async def start_core(settings: ServerSettings) -> Core:
     )
     try:
         configs = _initial_models(settings)
+        apply_tensorflow_threads(settings)
         await asyncio.to_thread(manager.start, configs)
         scheduler = _make_scheduler(settings, metrics)
     except ServingError as err:

@@ -1,217 +1,302 @@
-"""tensorflow_model_server's command line -> `ServerSettings` (the one settings object of `tfkit serve`).
+"""tensorflow_model_server's command line, read the way the 2.19.0 binary reads it.
 
-Accepted forms: `--flag=value` (upstream's form), `--flag value`, bools as `--flag`,
-`--flag=true|false|1|0`. Flag names, defaults and meanings are upstream's (`model_servers/main.cc`);
-two kit extensions start with `tfkit_`: `--tfkit_path_map=FROM=TO` (repeatable) and
-`--tfkit_drain_seconds`.
+`FLAGS` is the one table of flags: every one of the binary's 48 flags (model_servers/main.cc, with the
+defaults of model_servers/server.h) plus the kit's `--tfkit_*` extensions. `tfkit serve --help`, the
+README's flag lists and the Kubernetes / Dockerfile tests all derive from it.
 
-Deliberate difference: the real binary prints `unknown argument: ...` and starts anyway; the kit refuses
-an unknown or unsupported flag (`FlagError`, exit 2) with the list of supported ones, so a flag that would
-silently do nothing here is never mistaken for one that works.
+Grammar (tsl `Flags::Parse`, xla/tsl/util/command_line_flags.cc): a flag is one argument `--name=value`;
+a bool may also be a bare `--name`; bool values are true/false (any case) or 1/0; int32/int64/float
+values are read like sscanf (leading blanks allowed, nothing after the number). A value that does not
+read stops the binary with `Couldn't interpret value V for flag F.` and its usage (exit status 255);
+the kit prints the same line and exits 255 too (`FlagValueError`).
 
-The files the flags name are read here too (`serving.config`), so a bad config stops the start with
-upstream's status text (a `ServingError`), before any port opens.
+Where the binary would silently misread a command line (it prints `unknown argument: ...` and starts
+with defaults), the kit stops with exit status 2 and says what the real binary would do
+(`FlagError`): `--port 9000`, `-port=9000`, a non-bool `--port`, `--enable_model_warmup false`,
+positional words, `--`, an int that overflows int32, and flags the binary does not know.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from serving.settings import BatchingSettings, MonitoringSettings, PathMapping, ServerSettings
-from serving.status import InvalidArgument
+Kind = Literal["int32", "int64", "float", "bool", "string", "list"]
+# What a flag does in `tfkit serve`: "kit" = implemented; "none" = accepted, logged once as having no
+# effect here (GPU/TPU/XLA/ALTS/profiler/... concerns).
+Effect = Literal["kit", "none"]
 
 
 class FlagError(ValueError):
-    """A command-line usage error: unknown flag, bad value, missing model flags (exit status 2)."""
+    """A command line the real binary would misread or that the kit refuses (exit status 2)."""
+
+    exit_code = 2
+
+
+class FlagValueError(FlagError):
+    """A value the real binary cannot read either: it prints its usage and exits 255."""
+
+    exit_code = 255
 
 
 @dataclass(frozen=True)
 class Flag:
     name: str
-    kind: type  # int, float, bool, str, list (repeatable str)
+    kind: Kind
     default: Any
     help: str
+    effect: Effect = "kit"
+    per_cpu: int = 0  # default = per_cpu x schedulable CPUs when non-zero (upstream's auto defaults)
+
+    def default_value(self) -> Any:
+        return self.per_cpu * (os.cpu_count() or 1) if self.per_cpu else self.default
+
+    def default_text(self) -> str:
+        if self.per_cpu:
+            return f"{self.per_cpu} x CPUs" if self.per_cpu > 1 else "CPUs"
+        if self.kind == "bool":
+            return "true" if self.default else "false"
+        if self.kind in ("string", "list"):
+            return f'"{self.default}"' if self.kind == "string" else "(none)"
+        return str(self.default)
 
 
+def _f(name: str, kind: Kind, default: Any, help: str, effect: Effect = "kit", per_cpu: int = 0) -> Flag:
+    return Flag(name, kind, default, help, effect, per_cpu)
+
+
+NO_EFFECT: Effect = "none"
 FLAGS: tuple[Flag, ...] = (
-    Flag("port", int, 8500, "gRPC port (non-zero: --grpc_socket_path is not supported)."),
-    Flag("rest_api_port", int, 0, "REST port; 0 = REST off (upstream default). Must differ from --port."),
-    Flag("rest_api_timeout_in_ms", int, 30000, "Deadline of REST predict/classify/regress (504 after)."),
-    Flag("rest_api_enable_cors_support", bool, False, "Add CORS headers to REST responses."),
-    Flag("rest_api_num_threads", int, 0, "Accepted for compatibility (the kit serves REST on asyncio)."),
-    Flag("grpc_max_threads", int, 0, "Accepted for compatibility (the kit serves gRPC on asyncio)."),
-    Flag("enable_grpc_healthcheck_service", bool, False, "Serve grpc.health.v1.Health."),
-    Flag("model_name", str, "default", "Name of the single model (without --model_config_file)."),
-    Flag("model_base_path", str, "", "Absolute path or URI of the single model's version directories."),
-    Flag(
-        "model_config_file", str, "", "Text-format ModelServerConfig (then --model_name/_base_path unused)."
+    _f("port", "int32", 8500, "gRPC TCP port (0 = no TCP listener; then --grpc_socket_path is needed)."),
+    _f("grpc_socket_path", "string", "", "Also serve gRPC on this UNIX socket (relative or absolute)."),
+    _f("rest_api_port", "int32", 0, "HTTP/REST port; 0 = no REST. Must differ from --port."),
+    _f(
+        "rest_api_num_threads",
+        "int32",
+        0,
+        "REST worker threads (the kit serves REST on asyncio).",
+        NO_EFFECT,
+        4,
     ),
-    Flag("model_config_file_poll_wait_seconds", int, 0, "Re-read --model_config_file every N s (0 = once)."),
-    Flag("file_system_poll_wait_seconds", int, 1, "Poll base paths every N s (0 = once, <0 = never)."),
-    Flag("allow_version_labels_for_unavailable_models", bool, False, "Labels may name unloaded versions."),
-    Flag("max_num_load_retries", int, 5, "Retries of a failed version load."),
-    Flag("load_retry_interval_micros", int, 60_000_000, "Wait between load retries (microseconds)."),
-    Flag("saved_model_tags", str, "serve", "Comma-separated MetaGraph tags to load."),
-    Flag("enable_model_warmup", bool, True, "Replay assets.extra/tf_serving_warmup_requests at load."),
-    Flag("num_request_iterations_for_warmup", int, 0, "Replays per warmup record (0 = 1)."),
-    Flag("enable_batching", bool, False, "Batch concurrent requests per model, version and signature."),
-    Flag("batching_parameters_file", str, "", "Text-format BatchingParameters (needs --enable_batching)."),
-    Flag("monitoring_config_file", str, "", "Text-format MonitoringConfig (metrics on the REST port)."),
-    Flag("version", bool, False, "Print the TensorFlow ModelServer / TensorFlow Library versions and exit."),
-    Flag("tfkit_path_map", list, [], "Kit: FROM=TO, read base paths under FROM from dir TO (repeatable)."),
-    Flag("tfkit_drain_seconds", float, 10.0, "Kit: grace period to drain in-flight requests on SIGTERM."),
+    _f("rest_api_timeout_in_ms", "int32", 30000, "Deadline of a REST predict/classify/regress call."),
+    _f("rest_api_enable_cors_support", "bool", False, "Send CORS headers on REST responses."),
+    _f("enable_batching", "bool", False, "Batch concurrent inference requests."),
+    _f(
+        "allow_version_labels_for_unavailable_models",
+        "bool",
+        False,
+        "A new version label may name a version that is not AVAILABLE (moving one still may not).",
+    ),
+    _f("batching_parameters_file", "string", "", "Text-format BatchingParameters (needs --enable_batching)."),
+    _f(
+        "enable_per_model_batching_parameters",
+        "bool",
+        False,
+        "Read each version's batching_params.pbtxt (with --enable_batching); only the thread pool of "
+        "--batching_parameters_file stays global.",
+    ),
+    _f("model_config_file", "string", "", "Text-format ModelServerConfig; replaces --model_name/_base_path."),
+    _f(
+        "model_config_file_poll_wait_seconds", "int32", 0, "Re-read --model_config_file every N s (0 = once)."
+    ),
+    _f("model_name", "string", "default", "Name of the single model (without --model_config_file)."),
+    _f("model_base_path", "string", "", "Directory or URI holding the single model's version directories."),
+    _f("num_load_threads", "int32", 0, "Threads loading versions after startup (0 = one at a time)."),
+    _f("num_unload_threads", "int32", 0, "Threads unloading versions (0 = one at a time)."),
+    _f("max_num_load_retries", "int32", 5, "Retries after a failed version load (0 = one attempt)."),
+    _f("load_retry_interval_micros", "int64", 60_000_000, "Wait between load retries, microseconds."),
+    _f("file_system_poll_wait_seconds", "int32", 1, "Poll base paths every N s (0 = once, <0 = never)."),
+    _f("flush_filesystem_caches", "bool", True, "Flush TF file-system caches after loads.", NO_EFFECT),
+    _f("tensorflow_session_parallelism", "int64", 0, "Intra- and inter-op threads of TF (0 = auto)."),
+    _f(
+        "tensorflow_session_config_file",
+        "string",
+        "",
+        "Text-format tensorflow.ConfigProto; its thread counts are replaced by the parallelism flags.",
+    ),
+    _f("tensorflow_intra_op_parallelism", "int64", 0, "Threads inside one TF op (0 = auto)."),
+    _f("tensorflow_inter_op_parallelism", "int64", 0, "TF ops run at the same time (0 = auto)."),
+    _f("use_alts_credentials", "bool", False, "Google ALTS credentials on gRPC (GCP only).", NO_EFFECT),
+    _f("ssl_config_file", "string", "", "Text-format SSLConfig: TLS on gRPC (key, cert, CA, client_verify)."),
+    _f(
+        "platform_config_file",
+        "string",
+        "",
+        "Text-format PlatformConfigMap replacing the TensorFlow platform setup (refused by the kit).",
+    ),
+    _f("per_process_gpu_memory_fraction", "float", 0.0, "GPU memory share per process.", NO_EFFECT),
+    _f("saved_model_tags", "string", "serve", "Comma-separated MetaGraph tags to load."),
+    _f("grpc_channel_arguments", "string", "", "Comma-separated gRPC server arguments, e.g. grpc.x=1."),
+    _f(
+        "grpc_max_threads",
+        "int32",
+        0,
+        "Concurrent gRPC calls, when given (more: RESOURCE_EXHAUSTED).",
+        per_cpu=4,
+    ),
+    _f("enable_model_warmup", "bool", True, "Replay assets.extra/tf_serving_warmup_requests at load."),
+    _f("num_request_iterations_for_warmup", "int32", 0, "Replays per warmup record (used when > 0)."),
+    _f("version", "bool", False, "Print the ModelServer and TensorFlow versions and exit."),
+    _f("monitoring_config_file", "string", "", "Text-format MonitoringConfig (metrics on the REST port)."),
+    _f(
+        "remove_unused_fields_from_bundle_metagraph",
+        "bool",
+        True,
+        "Drop MetaGraphDef parts that serving never reads after load.",
+    ),
+    _f("prefer_tflite_model", "bool", False, "Serve <version>/model.tflite when present (experimental)."),
+    _f("num_tflite_pools", "int32", 0, "TFLite interpreter pools per model (experimental).", NO_EFFECT, 1),
+    _f("num_tflite_interpreters_per_pool", "int32", 1, "Interpreters per TFLite pool.", NO_EFFECT),
+    _f(
+        "enable_signature_method_name_check",
+        "bool",
+        False,
+        "Classify/Regress require the matching SignatureDef method_name.",
+    ),
+    _f("xla_cpu_compilation_enabled", "bool", False, "Allow XLA:CPU JIT (experimental).", NO_EFFECT),
+    _f("xla_gpu_compilation_enabled", "bool", False, "Allow XLA:CPU and XLA:GPU JIT.", NO_EFFECT),
+    _f("enable_profiler", "bool", True, "Serve the TF profiler service on gRPC.", NO_EFFECT),
+    _f("thread_pool_factory_config_file", "string", "", "Text-format ThreadPoolConfig.", NO_EFFECT),
+    _f("mixed_precision", "string", "", "Mixed-precision mode (e.g. bfloat16 on TPU/oneDNN).", NO_EFFECT),
+    _f("skip_initialize_tpu", "bool", False, "Do not initialize the TPU system.", NO_EFFECT),
+    _f("enable_grpc_healthcheck_service", "bool", False, "Serve grpc.health.v1.Health."),
+    _f(
+        "enable_serialization_as_tensor_content",
+        "bool",
+        False,
+        "gRPC Predict responses carry tensor_content instead of typed value lists.",
+    ),
+    _f("tfkit_path_map", "list", [], "Kit: FROM=TO reads base paths under FROM from dir TO (repeatable)."),
+    _f("tfkit_drain_seconds", "float", 10.0, "Kit: grace period for in-flight requests on SIGTERM."),
 )
-_BY_NAME = {flag.name: flag for flag in FLAGS}
-_TRUE, _FALSE = ("true", "1"), ("false", "0")
+BY_NAME = {flag.name: flag for flag in FLAGS}
+UPSTREAM_FLAGS = tuple(flag for flag in FLAGS if not flag.name.startswith("tfkit_"))
+NO_EFFECT_FLAGS = tuple(flag.name for flag in FLAGS if flag.effect == NO_EFFECT)
+
+_INT = re.compile(r"[ \t\n\r\f\v]*[+-]?\d+")
+_FLOAT = re.compile(
+    r"[ \t\n\r\f\v]*[+-]?(?:inf(?:inity)?|nan|0[xX][0-9a-fA-F.]+(?:[pP][+-]?\d+)?"
+    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)",
+    re.IGNORECASE,
+)
+_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
 def usage() -> str:
-    """The supported flags with defaults, as `tfkit serve --help` prints them."""
+    """`tfkit serve --help`: every flag with its type and default, like tsl's `Flags::Usage`."""
     lines = [
-        "usage: tfkit serve [--flag=value ...]",
+        "usage: tfkit serve --flag=value ...",
         "",
-        "tensorflow_model_server's flags (same names, defaults and meaning); --tfkit_* are kit extensions.",
-        "Forms: --flag=value, --flag value; booleans also --flag, --flag=true|false|1|0.",
-        "",
+        "tensorflow_model_server 2.19.0's flags (same names, defaults, meaning); --tfkit_* are the kit's.",
+        "Forms, as the real binary reads them: --flag=value; booleans also --flag.",
+        'Flags marked "no effect here" are accepted and logged at start: they concern GPUs, TPUs, XLA,',
+        "ALTS, the profiler or C++ internals.",
+        "Flags:",
     ]
     for flag in FLAGS:
-        default = "(none)" if flag.kind is list else repr(flag.default)
-        kind = "repeatable" if flag.kind is list else flag.kind.__name__
-        lines.append(f"  --{flag.name}  ({kind}, default {default})")
+        note = "  (no effect here)" if flag.effect == NO_EFFECT else ""
+        lines.append(f"  --{flag.name}={flag.default_text()}  ({flag.kind}){note}")
         lines.append(f"      {flag.help}")
     return "\n".join(lines)
 
 
-def _supported() -> str:
-    return "Supported flags: " + ", ".join(f"--{flag.name}" for flag in FLAGS)
+def _number(flag: Flag, raw: str) -> Any:
+    """An int32/int64/float value as sscanf("%d%c") reads it, else upstream's value error."""
+    if flag.kind == "float":
+        match = _FLOAT.fullmatch(raw)
+        if match is None:
+            raise FlagValueError(f"Couldn't interpret value {raw} for flag {flag.name}.")
+        text = raw.strip()
+        return float.fromhex(text) if "x" in text.lower() else float(text)
+    if _INT.fullmatch(raw) is None:
+        raise FlagValueError(f"Couldn't interpret value {raw} for flag {flag.name}.")
+    value = int(raw)
+    low, high = _RANGES[flag.kind]
+    if not low <= value <= high:
+        raise FlagError(
+            f"--{flag.name}={raw} is outside the {flag.kind} range; tensorflow_model_server would not "
+            "report it and would run with a wrapped-around number"
+        )
+    return value
 
 
 def _convert(flag: Flag, raw: str) -> Any:
-    if flag.kind is bool:
-        if raw.lower() in _TRUE:
+    if flag.kind == "bool":
+        if raw.lower() == "true" or raw == "1":
             return True
-        if raw.lower() in _FALSE:
+        if raw.lower() == "false" or raw == "0":
             return False
-        raise FlagError(f"Invalid value for --{flag.name}: {raw!r} (expected true, false, 1 or 0)")
-    convert: Callable[[str], Any] = int if flag.kind is int else float if flag.kind is float else str
-    try:
-        return convert(raw)
-    except ValueError:
-        raise FlagError(f"Invalid value for --{flag.name}: {raw!r} (expected {flag.kind.__name__})") from None
+        raise FlagValueError(f"Couldn't interpret value {raw} for flag {flag.name}.")
+    if flag.kind in ("string", "list"):
+        return raw
+    return _number(flag, raw)
 
 
-def _split_args(argv: Sequence[str]) -> dict[str, Any]:
-    """argv -> {flag name: converted value} (lists accumulate), rejecting unknown flags."""
-    values: dict[str, Any] = {}
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        token = args[i]
-        i += 1
-        if not token.startswith("-") or token in ("-", "--"):
-            raise FlagError(f"unknown argument: {token}\n{_supported()}")
-        name, eq, raw = token.lstrip("-").partition("=")
-        flag = _BY_NAME.get(name)
+def _misread(token: str, nxt: str | None) -> FlagError:
+    """Why the real binary would misread `token` (which is not a `--name=value` of a known flag)."""
+    ignored = f"tensorflow_model_server would print 'unknown argument: {token}' and start without it"
+    if token == "--":
+        return FlagError(
+            "'--': tensorflow_model_server stops reading flags there and ignores everything after it "
+            "(it prints 'unknown argument: --' and starts anyway)"
+        )
+    if token.startswith("--"):
+        name = token[2:].partition("=")[0]
+        flag = BY_NAME.get(name)
         if flag is None:
-            raise FlagError(f"Unknown or unsupported flag: --{name}\n{_supported()}")
-        if not eq:
-            if flag.kind is bool:
-                nxt = args[i].lower() if i < len(args) else ""
-                raw = "true"
-                if nxt in _TRUE + _FALSE:
-                    raw, i = nxt, i + 1
-            elif i < len(args):
-                raw, i = args[i], i + 1
-            else:
-                raise FlagError(f"Missing value for --{name}")
-        if flag.kind is list:
-            values.setdefault(name, []).append(raw)
+            return FlagError(
+                f"Unknown flag --{name}: tensorflow_model_server 2.19.0 has no such flag; {ignored}"
+            )
+        value = "" if nxt is None or nxt.startswith("-") else f" {nxt}"
+        both = f" (and '{nxt}')" if value else ""
+        return FlagError(
+            f"'--{name}{value}': --{name} is a {flag.kind} flag and takes its value only as --{name}=VALUE; "
+            f"tensorflow_model_server would ignore '--{name}'{both} as unknown argument(s) and run with "
+            f"the default --{name}={flag.default_text()}"
+        )
+    if token.startswith("-") and len(token) > 1:
+        return FlagError(f"'{token}': flags take two dashes (--{token.lstrip('-')}); {ignored}")
+    return FlagError(
+        f"Unexpected argument '{token}': tensorflow_model_server takes no positional arguments; {ignored}"
+    )
+
+
+def parse_command_line(argv: Sequence[str]) -> dict[str, Any]:
+    """argv -> {flag name: value} for every flag in `FLAGS` (defaults filled in); `given` lists the flags
+    that were on the command line, in order. Raises `FlagError` / `FlagValueError`."""
+    values: dict[str, Any] = {flag.name: flag.default_value() for flag in FLAGS}
+    values["tfkit_path_map"] = []
+    given: list[str] = []
+    args = list(argv)
+    for i, token in enumerate(args):
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        name, eq, raw = token[2:].partition("=") if token.startswith("--") else ("", "", "")
+        flag = BY_NAME.get(name)
+        if flag is None or (not eq and flag.kind != "bool"):
+            raise _misread(token, nxt)
+        if not eq and nxt is not None and nxt.lower() in ("true", "false", "1", "0"):
+            raise FlagError(
+                f"'{token} {nxt}': tensorflow_model_server reads {token} as true and ignores '{nxt}' as an "
+                f"unknown argument; write {token}={nxt}"
+            )
+        value = True if not eq else _convert(flag, raw)
+        if flag.kind == "list":
+            values[name] = [*values[name], value]
         else:
-            values[name] = _convert(flag, raw)
+            values[name] = value  # the last occurrence wins, as in tsl
+        given.append(name)
+    values["__given__"] = tuple(given)
     return values
 
 
-def _path_mapping(raw: str) -> PathMapping:
-    source, eq, target = raw.partition("=")
-    if not eq or not source.startswith("/") or not target:
-        raise FlagError(
-            f"Invalid value for --tfkit_path_map: {raw!r} (expected /FROM=TO, e.g. /models=./models)"
-        )
-    return PathMapping(source=source.rstrip("/") or "/", target=str(Path(target).resolve()))
+def parse_flags(argv: Sequence[str]) -> Any:
+    """tensorflow_model_server's argv -> `ServerSettings` (reading the config files the flags name).
 
-
-def parse_flags(argv: Sequence[str]) -> ServerSettings:
-    """tensorflow_model_server flags -> `ServerSettings`, reading the config files they name.
-
-    Raises `FlagError` for usage errors and a `ServingError` (upstream text) for invalid configuration.
+    Raises `FlagError` for command lines and a `ServingError` (upstream text) for invalid options.
     """
-    from serving import config
+    from serving.options import build_settings
 
-    values = _split_args(argv)
-
-    def get(name: str) -> Any:
-        return values.get(name, _BY_NAME[name].default)
-
-    if get("version"):
-        return ServerSettings(version=True)
-    path_map = tuple(_path_mapping(raw) for raw in get("tfkit_path_map"))
-    if get("tfkit_drain_seconds") < 0:
-        raise FlagError("Invalid value for --tfkit_drain_seconds: must be >= 0")
-    if get("port") == 0:
-        raise InvalidArgument(
-            "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."
-        )
-    if not get("model_base_path") and not get("model_config_file"):
-        raise InvalidArgument(
-            "Both server_options.model_base_path and server_options.model_config_file are empty!"
-        )
-    if get("model_config_file"):
-        models = config.read_model_config_file(get("model_config_file"), path_map)
-    else:
-        models = config.single_model_config(get("model_name"), get("model_base_path"), path_map)
-    batching: BatchingSettings | None = None
-    if get("enable_batching"):
-        if get("batching_parameters_file"):
-            batching = config.read_batching_parameters_file(get("batching_parameters_file"))
-        else:
-            batching = BatchingSettings()
-    elif get("batching_parameters_file"):
-        raise InvalidArgument(
-            "server_options.batching_parameters_file is set without setting "
-            "server_options.enable_batching to true."
-        )
-    monitoring = MonitoringSettings()
-    if get("monitoring_config_file"):
-        monitoring = config.read_monitoring_config_file(get("monitoring_config_file"))
-    tags = tuple(tag for tag in get("saved_model_tags").split(",") if tag)
-    return ServerSettings(
-        port=get("port"),
-        rest_api_port=get("rest_api_port"),
-        rest_api_timeout_in_ms=get("rest_api_timeout_in_ms"),
-        rest_api_enable_cors_support=get("rest_api_enable_cors_support"),
-        rest_api_num_threads=get("rest_api_num_threads"),
-        grpc_max_threads=get("grpc_max_threads"),
-        enable_grpc_healthcheck_service=get("enable_grpc_healthcheck_service"),
-        model_name=get("model_name"),
-        model_base_path=get("model_base_path"),
-        model_config_file=get("model_config_file"),
-        model_config_file_poll_wait_seconds=get("model_config_file_poll_wait_seconds"),
-        file_system_poll_wait_seconds=get("file_system_poll_wait_seconds"),
-        allow_version_labels_for_unavailable_models=get("allow_version_labels_for_unavailable_models"),
-        max_num_load_retries=get("max_num_load_retries"),
-        load_retry_interval_micros=get("load_retry_interval_micros"),
-        saved_model_tags=tags,
-        enable_model_warmup=get("enable_model_warmup"),
-        num_request_iterations_for_warmup=get("num_request_iterations_for_warmup"),
-        models=tuple(models),
-        enable_batching=get("enable_batching"),
-        batching_parameters_file=get("batching_parameters_file"),
-        batching=batching,
-        monitoring_config_file=get("monitoring_config_file"),
-        monitoring=monitoring,
-        path_map=path_map,
-        drain_seconds=get("tfkit_drain_seconds"),
-    )
+    return build_settings(parse_command_line(argv))

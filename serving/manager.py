@@ -7,21 +7,32 @@ aspired, and only unloads them once an aspired version is AVAILABLE, so a versio
 (END with its error, after `--max_num_load_retries`) never replaces a serving one (upstream
 AvailabilityPreservingPolicy). Requests read an immutable per-model routing table that is swapped
 atomically, so in-flight requests on an unloaded version finish on the servable they hold.
+
+`reload` is ServerCore::ReloadConfig (model_servers/server_core.cc): the version labels are validated
+against the versions AVAILABLE *before* the new config's models are added (UpdateModelVersionLabelMap),
+then the models are added/removed and the call waits, as ConnectSourcesWithFastInitialLoad /
+WaitUntilModelsAvailable do, only until each awaited model's first version settles (AVAILABLE or END):
+every model of the first config, only the newly named models on a reload. Loads run on a pool of
+4 x CPUs threads during the first config (num_initial_load_threads), then `--num_load_threads` (0 = one
+at a time); unloads on `--num_unload_threads`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from serving.config import TENSORFLOW_PLATFORM
+from serving.lifecycle import Slots, check_platforms, failure_text, version_labels
 from serving.metrics import Metrics
 from serving.servable import Servable
 from serving.settings import ServerSettings
-from serving.status import FailedPrecondition, InvalidArgument, NotFound, ServingError, Unknown
+from serving.status import InvalidArgument, NotFound, ServingError, Unknown
 from serving.types import ModelConfig, ModelSpec, State, VersionStatus
 from serving.versions import aspired_versions, discover_versions
 from serving.warmup import run_warmup
@@ -31,11 +42,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Routes:
-    """What requests see for one model: AVAILABLE servables, the latest of them, and the labels."""
+    """What requests see for one model: its AVAILABLE servables and the latest of them."""
 
     versions: dict[int, Servable] = field(default_factory=dict)
     latest: Servable | None = None
-    labels: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,16 +63,10 @@ class _Model:
     aspired: set[int] | None = None  # None until the first reconcile listed the base path
     failed: set[int] = field(default_factory=set)  # aspired versions that failed; not retried
     removed: bool = False
-    generation: int = 0  # bumped by config changes and polls; reconciles record what they saw
-    reconciled: int = -1
     scheduled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _failure_text(failures: list[tuple[str, int, ServingError]]) -> str:
-    """load_servables_fast.cc: `N servable(s) did not become available: {{name: m version: 1} due to ...}`."""
-    parts = [f"{{name: {m} version: {v}}} due to error: {e.code.name}: {e.message}" for m, v, e in failures]
-    return f"{len(failures)} servable(s) did not become available: {{{', '.join(parts)}}}"
+    settled: list[_Version] = field(default_factory=list)  # AVAILABLE / END transitions, in order
+    settled_versions: list[int] = field(default_factory=list)
 
 
 class ModelManager:
@@ -73,12 +77,17 @@ class ModelManager:
         self.metrics = metrics
         self._models: dict[str, _Model] = {}
         self._routes: dict[str, Routes] = {}
+        self._labels: dict[str, dict[str, int]] = {}  # swapped whole (server_core.cc label map)
         self._lock = threading.Lock()  # guards _models, _routes writes and model fields
         self._changed = threading.Condition(self._lock)
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tfkit-load")
+        initial_threads = 4 * (os.cpu_count() or 1)  # ServerCore num_initial_load_threads
+        self._load_slots = Slots(initial_threads)
+        self._unload_slots = Slots(settings.num_unload_threads)
+        self._pool = ThreadPoolExecutor(max_workers=initial_threads, thread_name_prefix="tfkit-load")
         self._poller: threading.Thread | None = None
+        self._configured = False
 
     # -- Requests ------------------------------------------------------------------------------------
 
@@ -88,9 +97,10 @@ class ModelManager:
             raise InvalidArgument("ModelSpec has no name specified.")
         routes = self._routes.get(spec.name)
         if spec.label is not None:
-            if routes is None or spec.label not in routes.labels:
+            version_for_label = self._labels.get(spec.name, {}).get(spec.label)
+            if version_for_label is None:
                 raise InvalidArgument(f"Unrecognized servable version label: {spec.label}")
-            version = routes.labels[spec.label]
+            version = version_for_label
         elif spec.version is not None:
             version = spec.version
         else:
@@ -134,71 +144,65 @@ class ModelManager:
     # -- Configuration -------------------------------------------------------------------------------
 
     def start(self, configs: Sequence[ModelConfig]) -> None:
-        """Load the initial models (blocking until each is AVAILABLE or failed), then start polling."""
+        """Apply the first config (blocking as upstream), then poll base paths and load on
+        `--num_load_threads`."""
         self.reload(configs)
+        self._load_slots.resize(self.settings.num_load_threads)
         interval = self.settings.file_system_poll_wait_seconds
         if interval > 0 and self._poller is None:
             self._poller = threading.Thread(target=self._poll_loop, name="tfkit-poll", daemon=True)
             self._poller.start()
 
     def reload(self, configs: Sequence[ModelConfig]) -> None:
-        """Replace the model list: new/changed models load (this blocks until their aspired versions are
-        AVAILABLE or failed), removed models unload, then the version labels are applied."""
+        """ServerCore::ReloadConfig for a model list: labels first (against what is AVAILABLE now), then
+        the platform check, then add/remove models; waits for the first version of every model of the
+        first config, or of each newly named model on later reloads (raises Unknown when one fails)."""
         with self._reload_lock:
-            wanted = {c.name: c for c in configs}
-            waiting: list[tuple[_Model, int]] = []
+            self._check_platforms(configs)
+            self._update_labels(configs)
+            for config in configs:
+                if config.platform != TENSORFLOW_PLATFORM:
+                    raise InvalidArgument(
+                        f"Model {config.name} requests unsupported platform {config.platform}"
+                    )
+            first, self._configured = not self._configured, True
+            awaited: list[tuple[_Model, int]] = []
             with self._lock:
+                wanted = {c.name: c for c in configs}
                 for name, model in self._models.items():
                     if name not in wanted and not model.removed:
                         model.removed = True
                         self._schedule_locked(model)
                 for name, config in wanted.items():
-                    base = self.settings.local_path(config.base_path)
                     existing = self._models.get(name)
-                    if existing is not None and not existing.removed and existing.config == config:
+                    is_new = existing is None or existing.removed
+                    if existing is not None and not is_new and existing.config == config:
                         continue
+                    base = self.settings.local_path(config.base_path)
                     model = existing or self._models.setdefault(name, _Model(config, base))
-                    model.config, model.base_path, model.removed = config, base, False
-                    model.failed.clear()
-                    model.generation += 1
-                    waiting.append((model, model.generation))
-                    self._schedule_locked(model)
-            self._wait_settled(waiting)
-            failures: list[tuple[str, int, ServingError]] = []
-            for m, _ in waiting:
-                for v in sorted(m.aspired or ()):
-                    error = m.versions[v].error if v in m.failed else None
-                    if error is not None:
-                        failures.append((m.config.name, v, error))
-            if failures:
-                raise Unknown(_failure_text(failures))
-            self._apply_labels(list(wanted.values()))
-
-    def _apply_labels(self, configs: Iterable[ModelConfig]) -> None:
-        """server_core.cc UpdateModelVersionLabelMap: a (new or moved) label must name an AVAILABLE
-        version, unless --allow_version_labels_for_unavailable_models and the label is new."""
-        allow_new = self.settings.allow_version_labels_for_unavailable_models
-        with self._lock:
-            for config in configs:
-                routes = self._routes.get(config.name, Routes())
-                for label, version in sorted(config.version_labels.items()):
-                    previous = routes.labels.get(label)
-                    if previous == version or version in routes.versions:
-                        continue
-                    if previous is None and allow_new:
-                        continue
-                    raise FailedPrecondition(
-                        f"Request to assign label to version {version} of model {config.name}, which is "
-                        "not currently available for inference"
+                    changed = is_new or (model.base_path, model.config.version_policy) != (
+                        base,
+                        config.version_policy,
                     )
-            for config in configs:
-                routes = self._routes.get(config.name, Routes())
-                self._routes[config.name] = Routes(
-                    routes.versions, routes.latest, dict(config.version_labels)
-                )
-            for name in set(self._routes) - {c.name for c in configs}:
-                routes = self._routes[name]
-                self._routes[name] = Routes(routes.versions, routes.latest, {})
+                    model.config, model.base_path, model.removed = config, base, False
+                    if is_new:
+                        model.failed.clear()  # a re-added model loads its versions afresh
+                    if first or is_new:
+                        awaited.append((model, len(model.settled)))
+                    if changed:
+                        self._schedule_locked(model)
+            self._wait_first_settled(awaited, "servable" if first else "model")
+
+    def _check_platforms(self, configs: Sequence[ModelConfig]) -> None:
+        with self._lock:
+            current = {n: m.config.platform for n, m in self._models.items() if not m.removed}
+        check_platforms(current, configs)
+
+    def _update_labels(self, configs: Sequence[ModelConfig]) -> None:
+        with self._lock:
+            available = {name: set(routes.versions) for name, routes in self._routes.items()}
+            allow = self.settings.allow_version_labels_for_unavailable_models
+            self._labels = version_labels(configs, available, self._labels, allow)
 
     def close(self) -> None:
         """Stop polling and loading; loaded servables are dropped."""
@@ -217,7 +221,6 @@ class ModelManager:
             with self._lock:
                 for model in self._models.values():
                     if not model.removed:
-                        model.generation += 1
                         self._schedule_locked(model)
 
     def _schedule_locked(self, model: _Model) -> None:
@@ -226,34 +229,42 @@ class ModelManager:
         model.scheduled = True
         self._pool.submit(self._reconcile, model)
 
-    def _wait_settled(self, waiting: list[tuple[_Model, int]]) -> None:
-        """Block until each model reconciled at least `generation` and all its aspired versions are
-        AVAILABLE or failed (an empty base path keeps waiting, as upstream)."""
+    def _wait_first_settled(self, awaited: list[tuple[_Model, int]], what: str) -> None:
+        """Block until each awaited model has a version that became AVAILABLE or END since `mark`
+        (ServableRequest::Latest in ServableStateMonitor); fail with upstream's text when the first such
+        version of a model is END. An empty base path keeps the wait going, as upstream."""
 
-        def settled(model: _Model, generation: int) -> bool:
-            if model.removed:
-                return True
-            if model.reconciled < generation or not model.aspired:
-                return False
-            return all(model.versions[v].state == State.AVAILABLE or v in model.failed for v in model.aspired)
+        def first(model: _Model, mark: int) -> tuple[int, _Version] | None:
+            if len(model.settled) > mark:
+                return model.settled_versions[mark], model.settled[mark]
+            return None
 
         with self._changed:
-            while not all(settled(m, g) for m, g in waiting):
+            while not all(first(m, mark) is not None or m.removed for m, mark in awaited):
                 if self._stop.is_set():
                     raise Unknown("Server is shutting down")
-                if not self._changed.wait(timeout=1.0):
-                    for model, _ in waiting:  # keep polling an empty base path even without a poller
+                if not self._changed.wait(timeout=1.0) and self.settings.file_system_poll_wait_seconds > 0:
+                    for model, _ in awaited:  # the poller starts only after the first config
                         if not model.aspired:
-                            model.generation += 1
                             self._schedule_locked(model)
+            failures: list[tuple[str, int, ServingError | None]] = []
+            for model, mark in awaited:
+                reached = first(model, mark)
+                if reached is not None and reached[1].state != State.AVAILABLE:
+                    failures.append((model.config.name, reached[0], reached[1].error))
+        if failures:
+            raise Unknown(failure_text(failures, what))
 
     def _reconcile(self, model: _Model) -> None:
         with model.lock:
             with self._lock:
                 model.scheduled = False
-                generation, removed, config = model.generation, model.removed, model.config
+                removed, config = model.removed, model.config
             try:
-                found = {} if removed else discover_versions(config.name, model.base_path)
+                # A negative --file_system_poll_wait_seconds disables polling entirely (upstream: the
+                # server then waits for versions forever).
+                never = self.settings.file_system_poll_wait_seconds < 0
+                found = {} if removed or never else discover_versions(config.name, model.base_path)
                 if found is None:
                     return
                 aspired = aspired_versions(config.name, config.version_policy, set(found))
@@ -264,30 +275,33 @@ class ModelManager:
                 for version in sorted(aspired - loaded - model.failed, reverse=True):
                     if self._stop.is_set():
                         return
-                    self._load(model, version, found[version])
+                    with self._load_slots.hold():
+                        self._load(model, version, found[version])
                 any_ready = any(model.versions[v].state == State.AVAILABLE for v in aspired)
                 if any_ready or not aspired:
                     for version in sorted(loaded - aspired):
-                        self._unload(model, version)
+                        with self._unload_slots.hold():
+                            self._unload(model, version)
             except Exception:
                 log.exception("Reconciling model %s failed", config.name)
             finally:
                 with self._changed:
-                    model.reconciled = max(model.reconciled, generation)
                     self._changed.notify_all()
 
     def _set_state(self, model: _Model, version: int, record: _Version) -> None:
         """Record a version's state and republish the model's routes (atomic swap)."""
         with self._changed:
             model.versions[version] = record
+            if record.state in (State.AVAILABLE, State.END):
+                model.settled.append(record)
+                model.settled_versions.append(version)
             available = {
                 v: rec.servable
                 for v, rec in model.versions.items()
                 if rec.state == State.AVAILABLE and rec.servable is not None
             }
             latest = available[max(available)] if available else None
-            labels = self._routes.get(model.config.name, Routes()).labels
-            self._routes[model.config.name] = Routes(available, latest, labels)
+            self._routes[model.config.name] = Routes(available, latest)
             self._changed.notify_all()
         self.metrics.set_loaded_versions(model.config.name, len(available))
 

@@ -1,8 +1,10 @@
 """`serve(settings)`: run tfkit's tensorflow_model_server in one asyncio loop until SIGTERM / SIGINT.
 
-Order, as upstream: load every initial model (ports stay closed until each is AVAILABLE; a failed load
-prints `Failed to start server. Error: ...` and exits 1), then open gRPC on 0.0.0.0:--port and REST on
---rest_api_port (0 turns either off; REST must differ from gRPC). On SIGTERM / SIGINT both stop
+Order, as upstream (server.cc BuildAndStart): load the initial models (ports stay closed until each
+model's first version settles; a failed load prints `Failed to start server. Error: ...` and exits 255,
+main.cc's -1), then open gRPC on 0.0.0.0:--port and/or the UNIX socket --grpc_socket_path (TLS with
+--ssl_config_file), then REST on --rest_api_port (0 = off; the same port as gRPC, or a port that cannot
+be opened, is logged and the server runs without REST, as upstream). On SIGTERM / SIGINT both stop
 accepting, in-flight requests get --tfkit_drain_seconds to finish, the core shuts down, exit code 0.
 """
 
@@ -21,7 +23,8 @@ from serving.settings import ServerSettings
 
 log = logging.getLogger("tfkit.serve")
 INT32_MAX = 2**31 - 1
-GRPC_OPTIONS = [
+STARTUP_FAILURE = 255  # main.cc returns -1 after "Failed to start server. Error: ..."
+GRPC_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.max_send_message_length", INT32_MAX),
     ("grpc.max_receive_message_length", INT32_MAX),
 ]
@@ -39,6 +42,11 @@ def serve(settings: ServerSettings) -> int:
     """Run the server in the foreground; returns the process exit code."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    if settings.no_effect_flags:
+        log.warning(
+            "Accepted with no effect in tfkit serve (GPU/TPU/XLA/ALTS/profiler/C++ internals): %s",
+            " ".join(f"--{name}" for name in settings.no_effect_flags),
+        )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(_serve(settings))
 
@@ -111,24 +119,100 @@ def _log_available(core: Any) -> None:
         log.info("Model %s: AVAILABLE versions %s", config.name, versions)
 
 
+def grpc_options(settings: ServerSettings) -> list[tuple[str, int | str]]:
+    """--grpc_channel_arguments, then the 2 GiB message limits, which upstream's SetMaxMessageSize
+    applies over any channel argument of the same name."""
+    limits = dict(GRPC_OPTIONS)
+    for key, _ in settings.grpc_channel_arguments:
+        if key in limits:
+            log.warning(
+                "--grpc_channel_arguments: %s is overridden by the server's 2 GiB limit, as upstream", key
+            )
+    return [(k, v) for k, v in settings.grpc_channel_arguments if k not in limits] + list(limits.items())
+
+
+def _credentials(settings: ServerSettings) -> Any:
+    """server.cc BuildServerCredentials: SSL from --ssl_config_file, else insecure (None)."""
+    import grpc
+
+    ssl = settings.ssl
+    if ssl is None:
+        log.info("Using InsecureServerCredentials")
+        return None
+    log.info("Using SSL credentials")
+    roots = ssl.custom_ca or None
+    if roots is None and ssl.client_verify:  # upstream falls back to gRPC's default root certificates
+        import ssl as pyssl
+        from pathlib import Path
+
+        cafile = pyssl.get_default_verify_paths().cafile
+        roots = Path(cafile).read_text() if cafile and Path(cafile).is_file() else None
+    return grpc.ssl_server_credentials(
+        [(ssl.server_key.encode(), ssl.server_cert.encode())],
+        root_certificates=roots.encode() if roots else None,
+        require_client_auth=ssl.client_verify,
+    )
+
+
+def _listen(server: Any, address: str, credentials: Any) -> None:
+    try:
+        bound = (
+            server.add_secure_port(address, credentials)
+            if credentials is not None
+            else server.add_insecure_port(address)
+        )
+    except (RuntimeError, ValueError) as err:  # recent grpcio raises instead of returning 0
+        log.error("Failed to listen on %s: %s", address, err)
+        bound = 0
+    if bound == 0:
+        raise OSError("Failed to BuildAndStart gRPC server")
+
+
 async def _start_grpc(core: Any, settings: ServerSettings) -> Any:
     import grpc
 
     from serving.grpc.health import add_health
     from serving.grpc.servicer import add_services
 
-    server = grpc.aio.server(options=GRPC_OPTIONS)
+    limit = settings.grpc_max_threads or None
+    server = grpc.aio.server(options=grpc_options(settings), maximum_concurrent_rpcs=limit)
     add_services(server, core)
     health = await add_health(server) if settings.enable_grpc_healthcheck_service else None
-    try:
-        bound = server.add_insecure_port(f"0.0.0.0:{settings.port}")
-    except RuntimeError as err:  # recent grpcio raises instead of returning 0
-        raise OSError(f"Failed to bind gRPC port {settings.port}: {err}") from None
-    if bound == 0:
-        raise OSError(f"Failed to bind gRPC port {settings.port}")
+    credentials = _credentials(settings)
+    if settings.port:
+        _listen(server, f"0.0.0.0:{settings.port}", credentials)
+    if settings.grpc_socket_path:
+        _listen(server, f"unix:{settings.grpc_socket_path}", credentials)
     await server.start()
-    log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", settings.port)
+    if settings.port:
+        log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", settings.port)
+    if settings.grpc_socket_path:
+        log.info("Running gRPC ModelServer at UNIX socket %s ...", settings.grpc_socket_path)
     return server, health
+
+
+async def _start_rest(core: Any, settings: ServerSettings) -> _Uvicorn | None:
+    """server.cc: REST only on a non-zero port that differs from --port; a port that cannot be opened is
+    logged and the server runs on without REST, as upstream."""
+    port = settings.rest_api_port
+    if not port:
+        return None
+    if port == settings.port:
+        log.error(
+            "server_options.http_port cannot be same as grpc_port. Please use a different port for "
+            "HTTP/REST API. Skipped exporting HTTP/REST API."
+        )
+        return None
+    from serving.rest.app import create_app
+
+    try:
+        rest = _Uvicorn(create_app(core), _rest_socket(port), settings.drain_seconds)
+        await rest.started()
+    except OSError as err:
+        log.error("Failed to start HTTP Server at localhost:%d (%s)", port, err)
+        return None
+    log.info("Exporting HTTP/REST API at:localhost:%d ...", port)
+    return rest
 
 
 async def _serve(settings: ServerSettings) -> int:
@@ -138,7 +222,7 @@ async def _serve(settings: ServerSettings) -> int:
         core = await start_core(settings)
     except StartupError as err:
         print(str(err), file=sys.stderr, flush=True)
-        return 1
+        return STARTUP_FAILURE
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -147,20 +231,12 @@ async def _serve(settings: ServerSettings) -> int:
     health: Any = None
     rest: _Uvicorn | None = None
     try:
-        if settings.port:
-            grpc_server, health = await _start_grpc(core, settings)
-        if settings.rest_api_port and settings.rest_api_port == settings.port:
-            log.error("--rest_api_port cannot be the same as --port; REST API not started")
-        elif settings.rest_api_port:
-            from serving.rest.app import create_app
-
-            rest = _Uvicorn(create_app(core), _rest_socket(settings.rest_api_port), settings.drain_seconds)
-            await rest.started()
-            log.info("Exporting HTTP/REST API at:0.0.0.0:%d ...", settings.rest_api_port)
+        grpc_server, health = await _start_grpc(core, settings)
     except OSError as err:
-        print(f"Failed to start server. Error: UNAVAILABLE: {err}", file=sys.stderr, flush=True)
+        print(f"Failed to start server. Error: INVALID_ARGUMENT: {err}", file=sys.stderr, flush=True)
         await _shutdown(core, grpc_server, health, rest, 0.0)
-        return 1
+        return STARTUP_FAILURE
+    rest = await _start_rest(core, settings)
     _log_available(core)
     await stop.wait()
     log.info("Shutting down: draining in-flight requests (up to %.1fs)", settings.drain_seconds)

@@ -52,6 +52,16 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class SslSettings:
+    """SSLConfig (config/ssl_config.proto) from `--ssl_config_file`: PEM texts and client verification."""
+
+    server_key: str
+    server_cert: str
+    custom_ca: str = ""
+    client_verify: bool = False
+
+
+@dataclass(frozen=True)
 class PathMapping:
     """Kit extension `--tfkit_path_map=FROM=TO`: a base_path starting with FROM is read from TO instead.
 
@@ -96,11 +106,14 @@ class ServerSettings:
 
     # Transports.
     port: int = 8500
+    grpc_socket_path: str = ""
     rest_api_port: int = 0
     rest_api_timeout_in_ms: int = 30000
     rest_api_enable_cors_support: bool = False
-    rest_api_num_threads: int = 0  # accepted for compatibility; 0 = upstream default (4 x CPUs)
-    grpc_max_threads: int = 0  # accepted for compatibility; 0 = upstream default (4 x CPUs)
+    # 0 = not given: upstream's default is 4 x CPUs, which the kit does not enforce (README).
+    grpc_max_threads: int = 0
+    grpc_channel_arguments: tuple[tuple[str, int | str], ...] = ()  # parsed --grpc_channel_arguments
+    ssl: SslSettings | None = None  # from --ssl_config_file
     enable_grpc_healthcheck_service: bool = False
     # Models.
     model_name: str = "default"
@@ -109,23 +122,51 @@ class ServerSettings:
     model_config_file_poll_wait_seconds: int = 0
     file_system_poll_wait_seconds: int = 1
     allow_version_labels_for_unavailable_models: bool = False
+    num_load_threads: int = 0  # 0 = one load at a time after startup, as upstream
+    num_unload_threads: int = 0
     max_num_load_retries: int = 5
     load_retry_interval_micros: int = 60_000_000
     saved_model_tags: tuple[str, ...] = ("serve",)
     enable_model_warmup: bool = True
     num_request_iterations_for_warmup: int = 0  # 0 means 1, as upstream
     models: tuple[ModelConfig, ...] = ()
+    # TensorFlow runtime (applied once at start, before any model loads).
+    tensorflow_session_parallelism: int = 0
+    tensorflow_intra_op_parallelism: int = 0
+    tensorflow_inter_op_parallelism: int = 0
+    tensorflow_session_config_file: str = ""
+    # SavedModel / servable behaviour (upstream SessionBundleConfig fields, same names as the flags).
+    enable_signature_method_name_check: bool = False
+    enable_per_model_batching_parameters: bool = False  # only true together with --enable_batching
+    prefer_tflite_model: bool = False
+    remove_unused_fields_from_bundle_metagraph: bool = True
+    enable_serialization_as_tensor_content: bool = False
     # Batching and monitoring.
     enable_batching: bool = False
     batching_parameters_file: str = ""
     batching: BatchingSettings | None = None
     monitoring_config_file: str = ""
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    # Accepted upstream flags that have no effect here (given on the command line), logged at start.
+    no_effect_flags: tuple[str, ...] = ()
     # Kit extensions.
     path_map: tuple[PathMapping, ...] = ()
     drain_seconds: float = 10.0
     # `--version`: print versions and exit (no model flags needed).
     version: bool = False
+
+    @property
+    def intra_op_threads(self) -> int:
+        """TF intra-op threads as upstream derives them (server.cc): 0 = TensorFlow's own choice."""
+        if self.tensorflow_intra_op_parallelism > 0 or self.tensorflow_inter_op_parallelism > 0:
+            return self.tensorflow_intra_op_parallelism
+        return self.tensorflow_session_parallelism
+
+    @property
+    def inter_op_threads(self) -> int:
+        if self.tensorflow_intra_op_parallelism > 0 or self.tensorflow_inter_op_parallelism > 0:
+            return self.tensorflow_inter_op_parallelism
+        return self.tensorflow_session_parallelism
 
     @property
     def warmup_iterations(self) -> int:

@@ -41,8 +41,11 @@ def endpoints(
         f"--tfkit_path_map=/models={work}",
         "--enable_batching=true",
         "--batching_parameters_file=serving/batching.config",
+        "--allow_version_labels_for_unavailable_models=true",  # labels at startup (server_core.cc)
     ]
     with running_server(flags, wait_models=["pair"]) as extra:
+        for version in (1, 2):  # both labelled versions, not only the first one to load
+            extra.wait_for("pair", version=version)
         yield {
             "main": Endpoint(live.rest_url, live.grpc_target, "tfkit"),
             "extra": Endpoint(extra.rest_url, extra.grpc_target, "tfkit"),

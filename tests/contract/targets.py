@@ -130,6 +130,7 @@ def docker_endpoint(artifacts: Path, workdir: Path, timeout: float = 300.0) -> I
             "--monitoring_config_file=/config/monitoring.config",
             "--rest_api_enable_cors_support=true",
             "--enable_grpc_healthcheck_service=true",
+            "--allow_version_labels_for_unavailable_models=true",  # pair's labels at startup
         ],
         volumes={
             str(models): {"bind": "/models", "mode": "ro"},

@@ -1,5 +1,7 @@
-"""Live `tfkit serve` with a polled --model_config_file: version labels over REST, config edits picked up
-by polling (labels moved, a model added), and a broken config file keeping the old config."""
+"""Live `tfkit serve` with a polled --model_config_file: labels set by a poll once their versions are
+AVAILABLE (server_core.cc checks labels before loading, so a labelled startup config would fail), version
+labels over REST, config edits picked up by polling (labels moved, a model added), and a broken config
+file keeping the old config."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def setup(
         copy_version(artifacts / "models" / "linear" / "1", base / "linear", version)
     copy_version(artifacts / "models" / "ctr" / "1", base / "ctr", 1)
     config = base / "models.config"
-    write_config(config, base, {"stable": 1, "canary": 2}, with_ctr=False)
+    write_config(config, base, {}, with_ctr=False)
     flags = [
         f"--model_config_file={config}",
         "--model_config_file_poll_wait_seconds=1",
@@ -47,7 +49,15 @@ def setup(
         "--max_num_load_retries=0",
     ]
     with running_server(flags, wait_models=["linear"]) as server:
+        wait_until(lambda: states(server, "linear") == {2: "AVAILABLE", 1: "AVAILABLE"}, 120)
+        write_config(config, base, {"stable": 1, "canary": 2}, with_ctr=False)  # step two: the labels
+        wait_until(lambda: labelled(server, "canary"), 60)
         yield server, base, config
+
+
+def labelled(server: LiveServer, label: str) -> bool:
+    r = requests.get(f"{server.rest_url}/v1/models/linear/labels/{label}/metadata", timeout=10)
+    return r.status_code == 200
 
 
 def label_version(server: LiveServer, label: str) -> str:
@@ -77,6 +87,6 @@ def test_config_file_polling(setup: tuple[LiveServer, Path, Path]) -> None:
     assert (r.status_code, r.json()["error"]) == (400, "Unrecognized servable version label: canary")
     # A config file that no longer parses is logged and the running config is kept.
     config.write_text("model_config_list { config { name: ")
-    wait_until(lambda: "Keeping the current model config" in server.log(), 60)
+    wait_until(lambda: "Failed to read ModelServerConfig file: Invalid protobuf file" in server.log(), 60)
     assert states(server, "ctr") == {1: "AVAILABLE"}
     assert label_version(server, "stable") == "2"

@@ -161,7 +161,7 @@ def test_startup_failure_text(tmp_path: Path) -> None:
         asyncio.run(start_core(settings_for(ModelConfig("bad", str(tmp_path / "bad")))))
     assert str(info.value).startswith(
         "Failed to start server. Error: UNKNOWN: 1 servable(s) did not become available: "
-        "{{name: bad version: 1} due to error: "
+        "{{{name: bad version: 1} due to error: "
     )
 
 

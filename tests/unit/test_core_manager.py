@@ -139,7 +139,7 @@ def test_removed_version_directory_unloads(tmp_path: Path, make_manager: Callabl
     add_version(base, 2)
     manager = make_manager()
     manager.start([config(base, version_policy=VersionPolicy(kind="all"))])
-    assert states(manager, "half") == {2: State.AVAILABLE, 1: State.AVAILABLE}
+    wait_until(lambda: states(manager, "half") == {2: State.AVAILABLE, 1: State.AVAILABLE})
     shutil.rmtree(base / "2")
     wait_until(lambda: states(manager, "half") == {2: State.END, 1: State.AVAILABLE})
     assert manager.resolve(ModelSpec("half")).version == 1
@@ -164,18 +164,22 @@ def test_version_policies(
     for version in (1, 2, 3):
         add_version(base, version)
     manager = make_manager()
-    manager.start([config(base, version_policy=policy)])
-    assert states(manager, "half") == expected
+    manager.start([config(base, version_policy=policy)])  # returns once the first version settled
+    wait_until(lambda: states(manager, "half") == expected)
     assert manager.resolve(ModelSpec("half")).version == max(expected)
 
 
 def test_labels(tmp_path: Path, make_manager: Callable[..., ModelManager]) -> None:
+    """server_core.cc ReloadConfig: labels are checked against what is AVAILABLE before the models load, so
+    they are set by a reload once the versions are up."""
     base = tmp_path / "half"
     add_version(base, 1)
     add_version(base, 2, offset=3.0)
     manager = make_manager()
     policy = VersionPolicy(kind="all")
-    manager.start([config(base, version_policy=policy, version_labels={"stable": 1, "canary": 2})])
+    manager.start([config(base, version_policy=policy)])
+    wait_until(lambda: states(manager, "half") == {2: State.AVAILABLE, 1: State.AVAILABLE})
+    manager.reload([config(base, version_policy=policy, version_labels={"stable": 1, "canary": 2})])
     assert manager.resolve(ModelSpec("half", label="stable")).version == 1
     assert manager.resolve(ModelSpec("half", label="canary")).version == 2
     with pytest.raises(InvalidArgument, match=r"^Unrecognized servable version label: beta$"):
@@ -187,19 +191,41 @@ def test_labels(tmp_path: Path, make_manager: Callable[..., ModelManager]) -> No
         "Request to assign label to version 5 of model half, which is not currently available for inference"
     )
     assert manager.resolve(ModelSpec("half", label="stable")).version == 1
+    # A config without labels drops them.
+    manager.reload([config(base, version_policy=policy)])
+    with pytest.raises(InvalidArgument, match=r"^Unrecognized servable version label: stable$"):
+        manager.resolve(ModelSpec("half", label="stable"))
 
 
-def test_label_for_unavailable_version(tmp_path: Path, make_manager: Callable[..., ModelManager]) -> None:
+def test_labels_at_startup_need_the_allow_flag(
+    tmp_path: Path, make_manager: Callable[..., ModelManager]
+) -> None:
+    """Nothing is AVAILABLE when the first config's labels are checked: even a label on the version
+    that is about to load fails without --allow_version_labels_for_unavailable_models."""
     base = tmp_path / "half"
     add_version(base, 1)
-    with pytest.raises(FailedPrecondition):
-        make_manager().start([config(base, version_labels={"next": 2})])
+    for labels in ({"next": 2}, {"now": 1}):
+        manager = make_manager()
+        with pytest.raises(FailedPrecondition) as info:
+            manager.start([config(base, version_labels=labels)])
+        version = next(iter(labels.values()))
+        assert str(info.value) == (
+            f"Request to assign label to version {version} of model half, which is not currently available "
+            "for inference"
+        )
+        with pytest.raises(NotFound):
+            manager.status("half")  # nothing was loaded: the labels failed first
     manager = make_manager(allow_version_labels_for_unavailable_models=True)
     manager.start([config(base, version_labels={"next": 2})])
     with pytest.raises(NotFound, match=r"^Servable not found for request: Specific\(half, 2\)$"):
         manager.resolve(ModelSpec("half", label="next"))
     add_version(base, 2)
     wait_until(lambda: states(manager, "half").get(2) == State.AVAILABLE)
+    assert manager.resolve(ModelSpec("half", label="next")).version == 2
+    # Moving an existing label to a version that is not AVAILABLE fails even with the flag.
+    with pytest.raises(FailedPrecondition, match="version 7 of model half"):
+        manager.reload([config(base, version_labels={"next": 7})])
+    manager.reload([config(base, version_labels={"next": 2, "later": 9})])  # a new label may point anywhere
     assert manager.resolve(ModelSpec("half", label="next")).version == 2
 
 
@@ -208,8 +234,9 @@ def test_failed_initial_load_text(tmp_path: Path, make_manager: Callable[..., Mo
     with pytest.raises(Unknown) as info:
         make_manager().start([config(tmp_path / "bad", name="bad")])
     assert str(info.value).startswith(
-        "1 servable(s) did not become available: {{name: bad version: 4} due to error: "
+        "1 servable(s) did not become available: {{{name: bad version: 4} due to error: "
     )
+    assert str(info.value).endswith("}, }")
 
 
 def test_reload_replaces_models(tmp_path: Path, make_manager: Callable[..., ModelManager]) -> None:
@@ -224,7 +251,9 @@ def test_reload_replaces_models(tmp_path: Path, make_manager: Callable[..., Mode
         manager.resolve(ModelSpec("half"))
     assert [c.name for c in manager.configs()] == ["other"]
     add_corrupt_version(tmp_path / "broken", 1)
-    with pytest.raises(Unknown, match="did not become available"):
+    with pytest.raises(
+        Unknown, match=r"^1 model\(s\) did not become available: \{\{\{name: broken version: 1\}"
+    ):
         manager.reload([config(tmp_path / "other", name="other"), config(tmp_path / "broken", name="broken")])
     assert manager.resolve(ModelSpec("other")).version == 5
 
@@ -242,3 +271,67 @@ def test_warmup_flag(tmp_path: Path, make_manager: Callable[..., ModelManager], 
     else:
         manager.start([config(tmp_path / "half")])
         assert states(manager, "half") == {1: State.AVAILABLE}
+
+
+# -- serving.lifecycle: ServerCore's rules as pure functions ------------------------------------------
+
+
+def test_version_labels_rules() -> None:
+    """server_core.cc UpdateModelVersionLabelMap, with and without the allow flag."""
+    from serving.lifecycle import version_labels
+
+    base = "/m"
+    available = {"m": {1, 2}}
+    cases: list[tuple[dict[str, int], dict[str, dict[str, int]], bool, int | None]] = [
+        ({"a": 1, "b": 2}, {}, False, None),  # both AVAILABLE
+        ({"a": 3}, {}, False, 3),  # new label, version not AVAILABLE
+        ({"a": 3}, {}, True, None),  # allowed: new label
+        ({"a": 3}, {"m": {"a": 3}}, True, None),  # allowed: unchanged label
+        ({"a": 3}, {"m": {"a": 3}}, False, 3),  # without the flag even an unchanged label needs AVAILABLE
+        ({"a": 3}, {"m": {"a": 1}}, True, 3),  # moving an existing label needs AVAILABLE even with the flag
+        ({"a": 2}, {"m": {"a": 1}}, False, None),  # moving onto an AVAILABLE version
+    ]
+    for labels, current, allow, failing in cases:
+        configs = [ModelConfig("m", base, version_labels=labels)]
+        if failing is None:
+            assert version_labels(configs, available, current, allow) == {"m": labels}
+        else:
+            with pytest.raises(FailedPrecondition, match=f"^Request to assign label to version {failing} of"):
+                version_labels(configs, available, current, allow)
+    assert version_labels([ModelConfig("m", base)], available, {"m": {"a": 1}}, False) == {}
+
+
+def test_platform_change_and_failure_texts() -> None:
+    from serving.lifecycle import check_platforms, failure_text
+
+    check_platforms({"m": "tensorflow"}, [ModelConfig("m", "/m"), ModelConfig("n", "/n", platform="x")])
+    with pytest.raises(
+        InvalidArgument, match=r"^Illegal to change a model's platform\. For model m platform"
+    ):
+        check_platforms({"m": "tensorflow"}, [ModelConfig("m", "/m", platform="x")])
+    text = failure_text([("b", 2, None), ("a", 1, NotFound("gone"))], "model")
+    assert text == (
+        "2 model(s) did not become available: {{{name: a version: 1} due to error: NOT_FOUND: gone}, "
+        "{{name: b version: 2}}, }"
+    )
+
+
+def test_slots_resize() -> None:
+    from serving.lifecycle import Slots
+
+    slots = Slots(0)  # 0 means one at a time, as upstream's num_load_threads=0
+    inside: list[int] = []
+    entered = threading.Event()
+
+    def hold() -> None:
+        with slots.hold():
+            inside.append(1)
+            entered.set()
+
+    with slots.hold():
+        worker = threading.Thread(target=hold)
+        worker.start()
+        assert not entered.wait(0.2) and inside == []
+        slots.resize(2)  # a larger pool lets the waiting load in at once
+        assert entered.wait(10)
+    worker.join()

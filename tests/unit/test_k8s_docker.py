@@ -20,6 +20,7 @@ from k8s.manifests import (
     pod_spec,
 )
 from k8s.render import K8S_DIR, OVERLAYS_DIR, kustomize
+from serving.flags import NO_EFFECT_FLAGS, UPSTREAM_FLAGS, parse_command_line
 from tests.support.dockerfiles import (
     dockerfile_copies,
     dockerfile_entrypoint,
@@ -57,6 +58,16 @@ def test_make_serve_runs_the_same_flags_on_the_repo_configs(deployment: dict) ->
     args = container(deployment)["args"]
     container_dir = config_dir_of(args)
     assert make_flags == [arg.replace(container_dir + "/", "serving/") for arg in args]
+
+
+def test_dockerfile_and_make_serve_args_parse_as_the_binary_reads_them() -> None:
+    """serving/flags.py is the one flag table: every argument is an upstream flag in `--name=value` form."""
+    for args in (
+        dockerfile_entrypoint(DOCKERFILE)[1:],
+        shlex.split(makefile_variable(REPO / "Makefile", "SERVE_FLAGS")),
+    ):
+        given = parse_command_line(args)["__given__"]
+        assert set(given) <= {f.name for f in UPSTREAM_FLAGS} and not set(given) & set(NO_EFFECT_FLAGS)
 
 
 def test_the_configs_the_flags_name_are_copied_into_the_image() -> None:

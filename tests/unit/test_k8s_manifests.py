@@ -22,6 +22,7 @@ from k8s.render import (
     render_overlays,
 )
 from serving.config import parse_model_server_config, read_monitoring_config_file
+from serving.flags import NO_EFFECT_FLAGS, UPSTREAM_FLAGS, parse_command_line
 
 KUBERNETES_VERSION = "1.34.0"  # oldest release kubernetes-validate 1.37 ships schemas for; grpc probes are GA
 REPO = K8S_DIR.parent
@@ -78,16 +79,37 @@ def test_strict_validation_rejects_unknown_fields(rendered: dict[str, list[Doc]]
         kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
 
 
+OVERLAY_EXTRA_ARGS = {
+    # server_core.cc checks labels before the first config's models load (k8s/overlays/canary says why).
+    "canary": ["--allow_version_labels_for_unavailable_models=true"],
+}
+
+
 def test_serving_container_runs_the_binary_with_the_kit_flags(rendered: dict[str, list[Doc]]) -> None:
     for overlay, docs in rendered.items():
         serving = container(deployment(docs))
         assert serving["command"] == ["/usr/bin/tensorflow_model_server"], overlay
-        assert serving["args"] == EXPECTED_ARGS, overlay
+        assert serving["args"] == EXPECTED_ARGS + OVERLAY_EXTRA_ARGS.get(overlay, []), overlay
         flags = flag_map(serving["args"])
         ports = {p["name"]: p["containerPort"] for p in serving["ports"]}
         assert ports == {"grpc": int(flags["--port"]), "http": int(flags["--rest_api_port"])}
         config_dir = next(iter(configmap_mounts(deployment(docs))))
         assert flags["--model_config_file"].startswith(config_dir + "/")
+
+
+def test_every_arg_is_an_upstream_flag_with_an_effect_in_its_form(rendered: dict[str, list[Doc]]) -> None:
+    """The args parse as tensorflow_model_server 2.19 parses them (serving/flags.py, the one flag table):
+    known flags only, `--name=value` form, no flag that would do nothing."""
+    for overlay, docs in rendered.items():
+        args = container(deployment(docs))["args"]
+        values = parse_command_line(args)
+        assert set(values["__given__"]) <= {f.name for f in UPSTREAM_FLAGS}, overlay
+        assert not set(values["__given__"]) & set(NO_EFFECT_FLAGS), overlay
+
+
+def test_canary_labels_need_the_allow_flag(rendered: dict[str, list[Doc]]) -> None:
+    args = container(deployment(rendered["canary"]))["args"]
+    assert parse_command_line(args)["allow_version_labels_for_unavailable_models"]
 
 
 def test_probes_use_the_grpc_health_service_on_the_grpc_port(rendered: dict[str, list[Doc]]) -> None:

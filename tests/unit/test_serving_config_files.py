@@ -96,10 +96,6 @@ def test_empty_config_means_no_models() -> None:
             "ModelServerConfig::model_platform, model name is a",
         ),
         (
-            'model_config_list { config { name: "a" base_path: "/x" model_platform: "pytorch" } }',
-            "Model a requests unsupported platform pytorch",
-        ),
-        (
             'custom_model_config { type_url: "x" }',
             "ModelServer does not yet support custom model config.",
         ),

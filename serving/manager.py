@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from serving.config import TENSORFLOW_PLATFORM
 from serving.lifecycle import Slots, check_platforms, failure_text, version_labels
 from serving.metrics import Metrics
+from serving.options import load_options
 from serving.servable import Servable
 from serving.settings import ServerSettings
 from serving.status import InvalidArgument, NotFound, ServingError, Unknown
@@ -88,6 +89,7 @@ class ModelManager:
         self._pool = ThreadPoolExecutor(max_workers=initial_threads, thread_name_prefix="tfkit-load")
         self._poller: threading.Thread | None = None
         self._configured = False
+        self._load_options = load_options(settings)
 
     # -- Requests ------------------------------------------------------------------------------------
 
@@ -314,7 +316,9 @@ class ModelManager:
         for attempt in range(attempts):
             started = time.monotonic()
             try:
-                servable = Servable.load(name, version, path, self.settings.saved_model_tags)
+                servable = Servable.load(
+                    name, version, path, self.settings.saved_model_tags, options=self._load_options
+                )
                 if self.settings.enable_model_warmup:
                     run_warmup(servable, self.settings.warmup_iterations, self.metrics)
             except ServingError as err:

@@ -1,4 +1,5 @@
-"""Parsed flags -> `ServerSettings`, with the checks of upstream's `Server::BuildAndStart` (server.cc).
+"""Parsed flags -> `ServerSettings`, with the checks of upstream's `Server::BuildAndStart` (server.cc),
+and `load_options`: the `LoadOptions` (SessionBundleConfig) every version loads with.
 
 The checks run in upstream's order and with its texts (INVALID_ARGUMENT as a `ServingError`, printed by
 the CLI as `Failed to start server. Error: ...`). What the kit refuses on its own (flags it cannot honour,
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.flags import BY_NAME, NO_EFFECT, FlagError
+from serving.servable import LoadOptions
 from serving.settings import BatchingSettings, MonitoringSettings, PathMapping, ServerSettings
 from serving.status import InvalidArgument
 
@@ -169,4 +171,28 @@ def build_settings(values: dict[str, Any]) -> ServerSettings:
         no_effect_flags=tuple(dict.fromkeys(n for n in given if BY_NAME[n].effect == NO_EFFECT)),
         path_map=path_map,
         drain_seconds=values["tfkit_drain_seconds"],
+    )
+
+
+def load_options(settings: ServerSettings) -> LoadOptions:
+    """The SessionBundleConfig that server.cc builds from the flags: the session config file, whose thread
+    counts the *_parallelism flags always replace (server.cc sets them even to 0 = TensorFlow's choice)."""
+    session_config = b""
+    intra, inter = settings.intra_op_threads, settings.inter_op_threads
+    if settings.tensorflow_session_config_file or intra or inter:
+        from tensorflow.core.protobuf import config_pb2
+
+        from serving.config import read_session_config_file
+
+        proto = config_pb2.ConfigProto()
+        if settings.tensorflow_session_config_file:
+            proto = read_session_config_file(settings.tensorflow_session_config_file)
+        proto.intra_op_parallelism_threads = intra
+        proto.inter_op_parallelism_threads = inter
+        session_config = proto.SerializeToString()
+    return LoadOptions(
+        enable_signature_method_name_check=settings.enable_signature_method_name_check,
+        prefer_tflite_model=settings.prefer_tflite_model,
+        remove_unused_fields_from_bundle_metagraph=settings.remove_unused_fields_from_bundle_metagraph,
+        session_config=session_config,
     )

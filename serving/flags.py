@@ -63,6 +63,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("version", bool, False, "Print the TensorFlow ModelServer / TensorFlow Library versions and exit."),
     Flag("tfkit_path_map", list, [], "Kit: FROM=TO, read base paths under FROM from dir TO (repeatable)."),
     Flag("tfkit_drain_seconds", float, 10.0, "Kit: grace period to drain in-flight requests on SIGTERM."),
+    Flag("tfkit_access_log", bool, False, "Kit: one structured log line per request (JSON off a terminal)."),
 )
 _BY_NAME = {flag.name: flag for flag in FLAGS}
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
@@ -214,4 +215,5 @@ def parse_flags(argv: Sequence[str]) -> ServerSettings:
         monitoring=monitoring,
         path_map=path_map,
         drain_seconds=get("tfkit_drain_seconds"),
+        tfkit_access_log=get("tfkit_access_log"),
     )

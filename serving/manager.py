@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from serving import events
 from serving.metrics import Metrics
 from serving.servable import Servable
 from serving.settings import ServerSettings
@@ -146,6 +147,7 @@ class ModelManager:
         AVAILABLE or failed), removed models unload, then the version labels are applied."""
         with self._reload_lock:
             wanted = {c.name: c for c in configs}
+            events.config_reload(sorted(wanted))
             waiting: list[tuple[_Model, int]] = []
             with self._lock:
                 for name, model in self._models.items():
@@ -290,6 +292,7 @@ class ModelManager:
             self._routes[model.config.name] = Routes(available, latest, labels)
             self._changed.notify_all()
         self.metrics.set_loaded_versions(model.config.name, len(available))
+        events.version_state(model.config.name, version, record.state, record.error)
 
     def _load(self, model: _Model, version: int, path: str) -> None:
         name = model.config.name

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+from serving import events
 from serving.settings import ServerSettings
 
 log = logging.getLogger("tfkit.serve")
@@ -39,6 +40,7 @@ def serve(settings: ServerSettings) -> int:
     """Run the server in the foreground; returns the process exit code."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    events.configure(settings.tfkit_access_log)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(_serve(settings))
 
@@ -143,6 +145,7 @@ async def _serve(settings: ServerSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    events.log_requests(core.metrics, settings.tfkit_access_log)
     grpc_server: Any = None
     health: Any = None
     rest: _Uvicorn | None = None
@@ -164,8 +167,10 @@ async def _serve(settings: ServerSettings) -> int:
     _log_available(core)
     await stop.wait()
     log.info("Shutting down: draining in-flight requests (up to %.1fs)", settings.drain_seconds)
+    events.drain(settings.drain_seconds)
     await _shutdown(core, grpc_server, health, rest, settings.drain_seconds)
     log.info("Server stopped")
+    events.stopped()
     return 0
 
 

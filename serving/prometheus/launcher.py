@@ -10,6 +10,7 @@ tests/live/test_prometheus_live.py and bench/dashboard_png.py.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ from serving.launcher import free_port
 SERVING = Path(__file__).resolve().parents[1]
 SCRAPE_CONFIG = SERVING / "prometheus.yml"
 RULES = Path(__file__).resolve().parent / "rules.yml"
+DASHBOARD = SERVING / "grafana" / "dashboards" / "tfkit-serving.json"
 
 
 class PrometheusError(RuntimeError):
@@ -43,6 +45,33 @@ def render_config(target: str, interval: str = "1s", source: Path = SCRAPE_CONFI
     (static,) = job["static_configs"]
     static["targets"] = [target]
     return config
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One dashboard panel: its title, Grafana unit and (PromQL, legend template) per target."""
+
+    title: str
+    unit: str
+    targets: tuple[tuple[str, str], ...]
+
+
+def dashboard_panels(rate_interval: str = "30s", model: str = ".*", path: Path = DASHBOARD) -> list[Panel]:
+    """The Grafana dashboard's panels with its variables filled in as Grafana would (`$model` = All)."""
+    dashboard = json.loads(path.read_text())
+
+    def fill(expr: str) -> str:
+        return expr.replace("$__rate_interval", rate_interval).replace("$model", model)
+
+    return [
+        Panel(
+            p["title"],
+            p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""),
+            tuple((fill(t["expr"]), t.get("legendFormat", "")) for t in p["targets"]),
+        )
+        for p in dashboard["panels"]
+        if p.get("targets")
+    ]
 
 
 @dataclass

@@ -76,7 +76,7 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
             (fired if check["exp_alerts"] else quiet).add(check["alertname"])
     assert alerts == fired, "alerts without a firing test"
     assert alerts == quiet, "alerts without a quiet test"
-    assert len(alerts) >= 9
+    assert len(alerts) == 8
 
 
 def test_server_errors_are_the_codes_the_error_table_maps_to_5xx() -> None:

@@ -129,8 +129,12 @@ class LivePrometheus:
         """Wait until every tfkit target was scraped (successfully) after the Unix time `moment`."""
 
         def scraped() -> bool:
-            samples = self.query('timestamp(up{job="tfkit-serving"} == 1)')
-            return bool(samples) and all(float(s["value"][1]) > moment for s in samples)
+            # timestamp() of a plain selector is the scrape time (of an expression, the query time).
+            times = self.query('timestamp(up{job="tfkit-serving"})')
+            up = self.query('up{job="tfkit-serving"}')
+            return bool(times) and all(float(s["value"][1]) > moment for s in times) and all(
+                s["value"][1] == "1" for s in up
+            )
 
         self.wait(f"a scrape after {moment}", scraped, timeout)
 

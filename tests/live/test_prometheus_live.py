@@ -77,7 +77,12 @@ def scene(artifacts: Path) -> Iterator[Scene]:
             settled = time.time()
             prometheus.wait_scraped_after(settled)
             before = prometheus.values(COUNT, ("model_name", "status"))
-            sent = send_traffic(server)
+            # Two rounds with a scrape between them: a series born in round 1 has a second, higher sample
+            # after round 2, so rate() (and the SLO recording rules built on it) sees every series move.
+            sent = Sent()
+            send_traffic(server, sent)
+            prometheus.wait_scraped_after(time.time())
+            send_traffic(server, sent)
             expected_total = sum(before.values()) + sum(sent.status.values())
             prometheus.wait_value(f"sum({COUNT})", expected_total)
             after = prometheus.values(COUNT, ("model_name", "status"))
@@ -88,9 +93,8 @@ def scene(artifacts: Path) -> Iterator[Scene]:
         server.stop()
 
 
-def send_traffic(server: LiveServer) -> Sent:
-    """Known traffic over both transports, with client errors (4xx) among it."""
-    sent = Sent()
+def send_traffic(server: LiveServer, sent: Sent) -> None:
+    """Known traffic over both transports, with client errors (4xx) among it, recorded in `sent`."""
     url = f"{server.rest_url}/v1/models"
     for rows in REST_ROWS:
         r = requests.post(f"{url}/linear:predict", json={"instances": [[float(i)] for i in range(rows)]}, timeout=30)
@@ -126,7 +130,6 @@ def send_traffic(server: LiveServer) -> Sent:
             stub.Predict(bad, timeout=30)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         sent.status["ctr", "INVALID_ARGUMENT"] += 1
-    return sent
 
 
 def ctr_request(rng: np.random.Generator, rows: int) -> predict_pb2.PredictRequest:
@@ -200,9 +203,12 @@ def test_slo_rules_evaluate_and_no_alert_fires_on_a_healthy_server(scene: Scene)
     assert unhealthy == []
 
     def recorded() -> bool:
+        """Both models' ratios and p99s are numbers: a rule evaluation has seen the traffic (before it
+        they are NaN, 0/0), even if it ran just before the last scrape landed."""
         errors = prometheus.values("tfkit:request_errors:ratio_rate5m", ("model_name",))
         p99 = prometheus.values("tfkit:request_latency_us:p99_rate5m", ("model_name",))
-        return set(errors) == set(p99) == {("linear",), ("ctr",)}
+        finite = all(math.isfinite(v) for v in [*errors.values(), *p99.values()])
+        return finite and set(errors) == set(p99) == {("linear",), ("ctr",)}
 
     prometheus.wait("the recording rules over the traffic", recorded)
     # Only client errors (400 / 404) were sent: they do not spend the availability budget.

@@ -39,7 +39,11 @@ class PrometheusError(RuntimeError):
 def render_config(target: str, interval: str = "1s", source: Path = SCRAPE_CONFIG) -> dict[str, Any]:
     """The committed scrape config with `target` (host:port), `interval` and absolute rule paths."""
     config: dict[str, Any] = yaml.safe_load(source.read_text())
-    config["global"] = {**config.get("global", {}), "scrape_interval": interval, "evaluation_interval": interval}
+    config["global"] = {
+        **config.get("global", {}),
+        "scrape_interval": interval,
+        "evaluation_interval": interval,
+    }
     config["rule_files"] = [str((source.parent / f).resolve()) for f in config.get("rule_files", [])]
     (job,) = config["scrape_configs"]
     (static,) = job["static_configs"]
@@ -49,9 +53,10 @@ def render_config(target: str, interval: str = "1s", source: Path = SCRAPE_CONFI
 
 @dataclass(frozen=True)
 class Panel:
-    """One dashboard panel: its title, Grafana unit and (PromQL, legend template) per target."""
+    """One dashboard panel: its title, Grafana type and unit, and (PromQL, legend template) per target."""
 
     title: str
+    kind: str
     unit: str
     targets: tuple[tuple[str, str], ...]
 
@@ -66,6 +71,7 @@ def dashboard_panels(rate_interval: str = "30s", model: str = ".*", path: Path =
     return [
         Panel(
             p["title"],
+            p["type"],
             p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""),
             tuple((fill(t["expr"]), t.get("legendFormat", "")) for t in p["targets"]),
         )
@@ -132,8 +138,10 @@ class LivePrometheus:
             # timestamp() of a plain selector is the scrape time (of an expression, the query time).
             times = self.query('timestamp(up{job="tfkit-serving"})')
             up = self.query('up{job="tfkit-serving"}')
-            return bool(times) and all(float(s["value"][1]) > moment for s in times) and all(
-                s["value"][1] == "1" for s in up
+            return (
+                bool(times)
+                and all(float(s["value"][1]) > moment for s in times)
+                and all(s["value"][1] == "1" for s in up)
             )
 
         self.wait(f"a scrape after {moment}", scraped, timeout)

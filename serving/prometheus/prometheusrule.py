@@ -19,7 +19,7 @@ NAME = "tfkit-serving"
 HEADER = (
     "# Generated from serving/prometheus/rules.yml by `python -m serving.prometheus.prometheusrule`: do not\n"
     "# edit, edit rules.yml. The Prometheus Operator loads it (label `release: tfkit` is what the\n"
-    "# Prometheus resource's ruleSelector must match; see README \"Operate\").\n"
+    '# Prometheus resource\'s ruleSelector must match; see README "Operate").\n'
 )
 
 

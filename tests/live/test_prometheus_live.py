@@ -97,7 +97,9 @@ def send_traffic(server: LiveServer, sent: Sent) -> None:
     """Known traffic over both transports, with client errors (4xx) among it, recorded in `sent`."""
     url = f"{server.rest_url}/v1/models"
     for rows in REST_ROWS:
-        r = requests.post(f"{url}/linear:predict", json={"instances": [[float(i)] for i in range(rows)]}, timeout=30)
+        r = requests.post(
+            f"{url}/linear:predict", json={"instances": [[float(i)] for i in range(rows)]}, timeout=30
+        )
         assert r.status_code == 200, r.text
         sent.status["linear", "OK"] += 1
         sent.ok["linear", "predict", "REST"] += 1
@@ -179,11 +181,22 @@ def test_latency_histograms_count_ok_requests_per_model_api_and_transport(scene:
 
 def test_batch_sizes_add_up_to_the_rows_sent(scene: Scene) -> None:
     for model, rows in scene.sent.rows.items():
-        requests_in = one(scene.prometheus, f':tensorflow:serving:batching:input_batch_size_count{{model_name="{model}"}}')
-        rows_in = one(scene.prometheus, f':tensorflow:serving:batching:input_batch_size_sum{{model_name="{model}"}}')
-        batches = one(scene.prometheus, f':tensorflow:serving:batching:processed_batch_size_count{{model_name="{model}"}}')
-        rows_run = one(scene.prometheus, f':tensorflow:serving:batching:processed_batch_size_sum{{model_name="{model}"}}')
-        predicts = sum(n for (m, api, _), n in scene.sent.ok.items() if m == model and api.lower() == "predict")
+        requests_in = one(
+            scene.prometheus, f':tensorflow:serving:batching:input_batch_size_count{{model_name="{model}"}}'
+        )
+        rows_in = one(
+            scene.prometheus, f':tensorflow:serving:batching:input_batch_size_sum{{model_name="{model}"}}'
+        )
+        batches = one(
+            scene.prometheus,
+            f':tensorflow:serving:batching:processed_batch_size_count{{model_name="{model}"}}',
+        )
+        rows_run = one(
+            scene.prometheus, f':tensorflow:serving:batching:processed_batch_size_sum{{model_name="{model}"}}'
+        )
+        predicts = sum(
+            n for (m, api, _), n in scene.sent.ok.items() if m == model and api.lower() == "predict"
+        )
         assert (requests_in, rows_in, rows_run) == (predicts, rows, rows)  # no padding configured
         assert 1 <= batches <= predicts
 
@@ -191,7 +204,9 @@ def test_batch_sizes_add_up_to_the_rows_sent(scene: Scene) -> None:
 def test_model_load_state(scene: Scene) -> None:
     loaded = scene.prometheus.values(":tfkit:serving:loaded_versions", ("model_name",))
     assert loaded == {("linear",): 1.0, ("ctr",): 1.0}  # models.config: latest 1
-    attempts = scene.prometheus.values(":tensorflow:cc:saved_model:load_attempt_count", ("model_path", "status"))
+    attempts = scene.prometheus.values(
+        ":tensorflow:cc:saved_model:load_attempt_count", ("model_path", "status")
+    )
     assert {status for _, status in attempts} == {"success"}
     assert {Path(path).parent.name for path, _ in attempts} == {"linear", "ctr"}
 
@@ -240,7 +255,11 @@ def log_events(server: LiveServer) -> list[dict[str, Any]]:
 
 def test_structured_log_joins_with_the_metrics(scene: Scene) -> None:
     events = log_events(scene.server)
-    available = {(e["model"], e["version"]) for e in events if e["event"] == "model_version" and e["state"] == "AVAILABLE"}
+    available = {
+        (e["model"], e["version"])
+        for e in events
+        if e["event"] == "model_version" and e["state"] == "AVAILABLE"
+    }
     assert {model for model, _ in available} == {"linear", "ctr"}
     assert any(e["event"] == "config_reload" and e["models"] == ["ctr", "linear"] for e in events)
     inference = Counter(

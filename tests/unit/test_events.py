@@ -158,7 +158,12 @@ def test_a_rollout_can_be_followed_in_the_events(tmp_path: Path, caplog: pytest.
     finally:
         manager.close()
     log = seen()
-    assert log[:4] == [("reload", ("half",)), (1, "START", False), (1, "LOADING", False), (1, "AVAILABLE", False)]
+    assert log[:4] == [
+        ("reload", ("half",)),
+        (1, "START", False),
+        (1, "LOADING", False),
+        (1, "AVAILABLE", False),
+    ]
     assert log[4:] == [
         (2, "START", False),
         (2, "LOADING", False),

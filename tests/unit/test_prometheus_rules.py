@@ -105,7 +105,9 @@ def exported_names() -> set[str]:
     metrics.observe_warmup("/m/1", 1, 0.1, True)
     metrics.set_loaded_versions("m", 1)
     text = metrics.render().decode()
-    return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    return {
+        line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")
+    }
 
 
 def test_rules_and_dashboard_use_only_exported_series() -> None:
@@ -113,7 +115,9 @@ def test_rules_and_dashboard_use_only_exported_series() -> None:
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     texts = [rule["expr"] for rule in rules()]
     texts += [expr for panel in dashboard_panels() for expr, _ in panel.targets]
-    used = {name for text in texts for name in re.findall(r"(?<![\w:])(:[a-z_:]+[a-z_]|tfkit:[a-z0-9_:]+)", text)}
+    used = {
+        name for text in texts for name in re.findall(r"(?<![\w:])(:[a-z_:]+[a-z_]|tfkit:[a-z0-9_:]+)", text)
+    }
     assert used - recorded <= exported, used - recorded - exported
     assert recorded & used, "the dashboard uses the recording rules"
 

@@ -81,8 +81,12 @@ check: install ## ruff + mypy
 tensorboard: install ## open TensorBoard on the training logs under $(ARTIFACTS)/train
 	$(VENV)/bin/tensorboard --logdir $(ARTIFACTS)/train --bind_all
 
-bench: install ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
+bench: install bench-dashboard ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
 	$(PY) -m bench --artifacts $(ARTIFACTS) --out bench/results
+
+.PHONY: bench-dashboard
+bench-dashboard: install ## the Grafana dashboard's panels from a live Prometheus -> bench/results/dashboard.png
+	$(PY) -m bench.dashboard_png --artifacts $(ARTIFACTS) --out bench/results/dashboard.png
 
 demo: install ## browser demo on localhost (TF.js bundle + tfkit serve with CORS)
 	$(PY) -m web.serve_demo --artifacts $(ARTIFACTS)

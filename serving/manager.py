@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from serving import events
 from serving.config import TENSORFLOW_PLATFORM
 from serving.lifecycle import Slots, check_platforms, failure_text, version_labels
 from serving.metrics import Metrics
@@ -167,6 +168,7 @@ class ModelManager:
                     raise InvalidArgument(
                         f"Model {config.name} requests unsupported platform {config.platform}"
                     )
+            events.config_reload(sorted(c.name for c in configs))
             first, self._configured = not self._configured, True
             awaited: list[tuple[_Model, int]] = []
             with self._lock:
@@ -306,6 +308,7 @@ class ModelManager:
             self._routes[model.config.name] = Routes(available, latest)
             self._changed.notify_all()
         self.metrics.set_loaded_versions(model.config.name, len(available))
+        events.version_state(model.config.name, version, record.state, record.error)
 
     def _load(self, model: _Model, version: int, path: str) -> None:
         name = model.config.name

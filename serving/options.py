@@ -171,6 +171,7 @@ def build_settings(values: dict[str, Any]) -> ServerSettings:
         no_effect_flags=tuple(dict.fromkeys(n for n in given if BY_NAME[n].effect == NO_EFFECT)),
         path_map=path_map,
         drain_seconds=values["tfkit_drain_seconds"],
+        tfkit_access_log=values["tfkit_access_log"],
     )
 
 

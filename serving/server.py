@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+from serving import events
 from serving.settings import ServerSettings
 
 log = logging.getLogger("tfkit.serve")
@@ -42,6 +43,7 @@ def serve(settings: ServerSettings) -> int:
     """Run the server in the foreground; returns the process exit code."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname).1s %(name)s] %(message)s")
+    events.configure(settings.tfkit_access_log)
     if settings.no_effect_flags:
         log.warning(
             "Accepted with no effect in tfkit serve (GPU/TPU/XLA/ALTS/profiler/C++ internals): %s",
@@ -227,6 +229,7 @@ async def _serve(settings: ServerSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    events.log_requests(core.metrics, settings.tfkit_access_log)
     grpc_server: Any = None
     health: Any = None
     rest: _Uvicorn | None = None
@@ -240,8 +243,10 @@ async def _serve(settings: ServerSettings) -> int:
     _log_available(core)
     await stop.wait()
     log.info("Shutting down: draining in-flight requests (up to %.1fs)", settings.drain_seconds)
+    events.drain(settings.drain_seconds)
     await _shutdown(core, grpc_server, health, rest, settings.drain_seconds)
     log.info("Server stopped")
+    events.stopped()
     return 0
 
 

@@ -152,6 +152,7 @@ class ServerSettings:
     # Kit extensions.
     path_map: tuple[PathMapping, ...] = ()
     drain_seconds: float = 10.0
+    tfkit_access_log: bool = False  # serving/events.py writes one line per request
     # `--version`: print versions and exit (no model flags needed).
     version: bool = False
 

@@ -10,9 +10,14 @@ upstream). One `Batcher` per (model, version, signature) owns a queue of batches
   full` at once, so memory stays bounded.
 - The oldest batch is scheduled when it is full, or once `batch_timeout_micros` have passed since its
   first request (0 = at once); it still accepts requests while it waits for a free batch thread.
-- A scheduled batch is merged along axis 0 (padded with copies of its first row up to the next
-  `allowed_batch_sizes` entry), run through the injected blocking function on a batch thread, and its
-  outputs are split back by row counts: each caller gets exactly its rows.
+- A scheduled batch is merged along axis 0 (padded with copies of the last task's first row up to the
+  next `allowed_batch_sizes` entry), run through the injected blocking function on a batch thread, and
+  its outputs are split back by row counts: each caller gets exactly its rows.
+- With `pad_variable_length_inputs`, tensors of one name whose non-batch dimensions differ are padded
+  (dimensions 1.., with the tensor's own first element) to the largest size in the batch before the
+  merge, as batching_util.cc's AddPadding; without it such a task is refused with upstream's text.
+- Metrics as batching_session.cc: each input's rows (`input_batch_size`), each task's queueing time
+  when its batch is dequeued, the processed and padding sizes of each merged batch, each wrapped run.
 - With `enable_large_batch_splitting`, a request up to `max_batch_size` rows is split over batches of
   `max_execution_batch_size` rows and its outputs are joined again.
 
@@ -121,8 +126,10 @@ class BatchScheduler:
             self._slots = asyncio.Semaphore(self.settings.num_batch_threads)
         return self._slots
 
-    def batcher(self, model: str, run: RunFn) -> Batcher:
-        return Batcher(self, model, run)
+    def batcher(self, model: str, run: RunFn, settings: BatchingSettings | None = None) -> Batcher:
+        """A queue on the shared batch threads; `settings` overrides the queue options (per-model
+        `batching_params.pbtxt`)."""
+        return Batcher(self, model, run, settings)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -131,9 +138,11 @@ class BatchScheduler:
 class Batcher:
     """The batch queue of one (model, version, signature); `run` executes one merged batch (blocking)."""
 
-    def __init__(self, scheduler: BatchScheduler, model: str, run: RunFn) -> None:
+    def __init__(
+        self, scheduler: BatchScheduler, model: str, run: RunFn, settings: BatchingSettings | None = None
+    ) -> None:
         self._scheduler = scheduler
-        self._settings = scheduler.settings
+        self._settings = settings or scheduler.settings
         self._metrics = scheduler.metrics
         self._model = model
         self._run = run
@@ -165,6 +174,9 @@ class Batcher:
             raise InvalidArgument(
                 f"Task size {rows} is larger than maximum input batch size {self._settings.max_batch_size}"
             )
+        if self._metrics is not None:
+            for _ in tensors:
+                self._metrics.observe_input_batch(rows)
         loop = asyncio.get_running_loop()
         task = _Task(tensors, rows, loop.create_future(), time.monotonic())
         self._enqueue(task)
@@ -181,7 +193,7 @@ class Batcher:
             open_batch = None
         room = capacity - open_batch.size if open_batch is not None else 0
         joins = open_batch is not None and (task.rows <= room or self._settings.enable_large_batch_splitting)
-        if joins and open_batch is not None:
+        if joins and open_batch is not None and not self._settings.pad_variable_length_inputs:
             self._check_shapes(open_batch, layout)
         first = min(room, task.rows) if joins else 0
         new_batches = math.ceil((task.rows - first) / capacity) if task.rows > first else 0
@@ -251,7 +263,7 @@ class Batcher:
         started = time.monotonic()
         if self._metrics is not None:
             for part in parts:
-                self._metrics.observe_task(self._model, part.rows, started - part.task.enqueued)
+                self._metrics.observe_queue(started - part.task.enqueued)
         future = loop.run_in_executor(self._scheduler.executor, self._run_batch, parts)
         future.add_done_callback(functools.partial(self._finish, parts))
 
@@ -274,17 +286,19 @@ class Batcher:
         """On a batch thread: merge, run, split back per part (upstream Merge/SplitOutputTensors)."""
         rows = sum(part.rows for part in parts)
         total = self._padded_size(rows)
-        merged: Tensors = {}
-        for name in parts[0].task.inputs:
-            pieces = [part.task.inputs[name][part.start : part.stop] for part in parts]
-            if total > rows:
-                first_row = next((p[:1] for p in pieces if len(p)), None)
-                if first_row is not None:
-                    pieces.append(np.repeat(first_row, total - rows, axis=0))
-            merged[name] = np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+        merged = merge_inputs(
+            [
+                {name: value[part.start : part.stop] for name, value in part.task.inputs.items()}
+                for part in parts
+            ],
+            total - rows,
+            self._settings.pad_variable_length_inputs,
+        )
         if self._metrics is not None:
-            self._metrics.observe_batch(self._model, rows, 0.0, padding=total - rows)
+            self._metrics.observe_batch(total, total - rows)
         outputs = self._run(merged)
+        if self._metrics is not None:
+            self._metrics.observe_wrapped_run()
         for value in outputs.values():
             if np.ndim(value) == 0:
                 raise FailedPrecondition("Batched output tensor has 0 dimensions")
@@ -339,6 +353,38 @@ class Batcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
             self._dispatcher = None
+
+
+def pad_tensor(tensor: np.ndarray, max_dims: tuple[int, ...]) -> np.ndarray:
+    """batching_util.cc AddPadding: grow dimensions 1.. to `max_dims`, filled with the first element."""
+    if tensor.ndim < 1 or tensor.ndim > 6:
+        raise InvalidArgument("Only tensors with rank from 1 to 6 can be padded.")
+    shape = (tensor.shape[0], *(max(d, m) for d, m in zip(tensor.shape[1:], max_dims[1:], strict=True)))
+    if shape == tensor.shape:
+        return tensor
+    if tensor.size < 1:
+        raise InvalidArgument("Got empty tensor in batch of non-empty tensors.")
+    padded = np.full(shape, tensor.flat[0], dtype=tensor.dtype)
+    padded[tuple(slice(0, d) for d in tensor.shape)] = tensor
+    return padded
+
+
+def merge_inputs(tasks: list[Tensors], padding_rows: int, pad_variable_length: bool) -> Tensors:
+    """MergeInputTensors: each input's task slices (optionally padded to the batch's largest dimensions)
+    concatenated along axis 0, plus `padding_rows` copies of the last task's first row."""
+    merged: Tensors = {}
+    for name in tasks[0]:
+        pieces = [task[name] for task in tasks]
+        if pad_variable_length:
+            if len({piece.ndim for piece in pieces}) != 1:
+                raise Internal("Tensor concat operation failed: ranks differ within the batch")
+            max_dims = tuple(int(d) for d in np.max([piece.shape for piece in pieces], axis=0))
+            pieces = [pad_tensor(piece, max_dims) for piece in pieces]
+        source = next((piece for piece in reversed(pieces) if len(piece)), None)
+        if padding_rows > 0 and source is not None:
+            pieces.append(np.repeat(source[:1], padding_rows, axis=0))
+        merged[name] = np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+    return merged
 
 
 def _join(results: list[tuple[int, Tensors]]) -> Tensors:

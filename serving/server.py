@@ -118,7 +118,7 @@ async def _start_grpc(core: Any, settings: ServerSettings) -> Any:
     from serving.grpc.servicer import add_services
 
     server = grpc.aio.server(options=GRPC_OPTIONS)
-    add_services(server, core)
+    add_services(server, core.dataplane, settings)
     health = await add_health(server) if settings.enable_grpc_healthcheck_service else None
     try:
         bound = server.add_insecure_port(f"0.0.0.0:{settings.port}")
@@ -154,7 +154,11 @@ async def _serve(settings: ServerSettings) -> int:
         elif settings.rest_api_port:
             from serving.rest.app import create_app
 
-            rest = _Uvicorn(create_app(core), _rest_socket(settings.rest_api_port), settings.drain_seconds)
+            rest = _Uvicorn(
+                create_app(core.dataplane, settings),
+                _rest_socket(settings.rest_api_port),
+                settings.drain_seconds,
+            )
             await rest.started()
             log.info("Exporting HTTP/REST API at:0.0.0.0:%d ...", settings.rest_api_port)
     except OSError as err:

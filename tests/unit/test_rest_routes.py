@@ -39,6 +39,7 @@ def test_dispatcher_regex() -> None:
         ("GET", "/v1/models/foo/"),
         ("GET", "/v1/models/foo/metadata?x=1"),
         ("PUT", "/v1/models/foo"),
+        ("POST", "/v1/models/foo/versions/-1:predict"),
         ("DELETE", "/v1/models/foo:predict"),
     ],
 )
@@ -67,6 +68,7 @@ def test_version_beyond_int64_fails_to_convert() -> None:
             Target("classify", "foo", None, "canary", "classify"),
         ),
         ("POST", "/V1/MODELS/foo:regress", Target("regress", "foo", None, None, "regress")),
+        ("POST", "/v1/models/a%20b/labels/c%2Fd:predict", Target("predict", "a b", None, "c/d", "predict")),
         ("POST", "/v1/models/foo:PREDICT", Target("malformed", "foo", None, None, "PREDICT")),
         ("GET", "/v1/models/foo", Target("status", "foo")),
         ("GET", "/v1/models/foo/versions/3", Target("status", "foo", "3")),

@@ -203,6 +203,13 @@ def test_batching_covers_classify_and_regress(tmp_path: Path) -> None:
             assert ':runtime_latency_count{model_name="half",API="Classify",runtime="TF1"} 8\n' in text
             with pytest.raises(InvalidArgument, match=r"^Input is empty\.$"):
                 await dp.regress(ExamplesRequest(regress_spec, []), CTX)
+            # A Predict fetching only some outputs matches no batching signature: it runs directly
+            # (batching_session.cc looks the run's TensorSignature up among the SignatureDefs').
+            sum_ab = ModelSpec("half", signature_name="sum_ab")
+            ab = {"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)}
+            filtered = await dp.predict(PredictRequest(sum_ab, ab, ("s",)), CTX)
+            assert list(filtered.outputs) == ["s"]
+            assert core.metrics.render().decode().count("wrapped_run_count{} " + str(batches)) == 1
         finally:
             await core.shutdown()
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from serving.batching import BatchScheduler, merge_inputs, pad_tensor
+from serving.batch_tensors import merge_inputs, pad_tensor
+from serving.batching import BatchScheduler
 from serving.settings import BatchingSettings
 from serving.status import FailedPrecondition, InvalidArgument
 

@@ -10,9 +10,14 @@ upstream). One `Batcher` per (model, version, signature) owns a queue of batches
   full` at once, so memory stays bounded.
 - The oldest batch is scheduled when it is full, or once `batch_timeout_micros` have passed since its
   first request (0 = at once); it still accepts requests while it waits for a free batch thread.
-- A scheduled batch is merged along axis 0 (padded with copies of its first row up to the next
-  `allowed_batch_sizes` entry), run through the injected blocking function on a batch thread, and its
-  outputs are split back by row counts: each caller gets exactly its rows.
+- A scheduled batch is merged along axis 0 (padded with copies of the last task's first row up to the
+  next `allowed_batch_sizes` entry), run through the injected blocking function on a batch thread, and
+  its outputs are split back by row counts: each caller gets exactly its rows.
+- With `pad_variable_length_inputs`, tensors of one name whose non-batch dimensions differ are padded
+  (dimensions 1.., with the tensor's own first element) to the largest size in the batch before the
+  merge, as batching_util.cc's AddPadding; without it such a task is refused with upstream's text.
+- Metrics as batching_session.cc: each input's rows (`input_batch_size`), each task's queueing time
+  when its batch is dequeued, the processed and padding sizes of each merged batch, each wrapped run.
 - With `enable_large_batch_splitting`, a request up to `max_batch_size` rows is split over batches of
   `max_execution_batch_size` rows and its outputs are joined again.
 
@@ -34,28 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from serving.batch_tensors import Tensors, merge_inputs, task_rows
 from serving.metrics import Metrics
 from serving.settings import BatchingSettings
 from serving.status import FailedPrecondition, Internal, InvalidArgument, ServingError, Unavailable
 
-Tensors = dict[str, np.ndarray]
 RunFn = Callable[[Tensors], Mapping[str, np.ndarray]]
 
 QUEUE_FULL = "The batch scheduling queue to which this task was submitted is full"
-
-
-def task_rows(inputs: Mapping[str, np.ndarray]) -> int:
-    """Rows of one request: the shared 0th dimension of its inputs (upstream batching_util checks)."""
-    if not inputs:
-        raise InvalidArgument("Batching Run() must have at least one input tensor")
-    sizes = set()
-    for value in inputs.values():
-        if np.ndim(value) == 0:
-            raise InvalidArgument("Batching Run() input tensors must have at least one dimension")
-        sizes.add(int(np.shape(value)[0]))
-    if len(sizes) != 1:
-        raise InvalidArgument("Batching Run() input tensors must have equal 0th-dimension size")
-    return sizes.pop()
 
 
 @dataclass(eq=False)
@@ -121,8 +112,10 @@ class BatchScheduler:
             self._slots = asyncio.Semaphore(self.settings.num_batch_threads)
         return self._slots
 
-    def batcher(self, model: str, run: RunFn) -> Batcher:
-        return Batcher(self, model, run)
+    def batcher(self, model: str, run: RunFn, settings: BatchingSettings | None = None) -> Batcher:
+        """A queue on the shared batch threads; `settings` overrides the queue options (per-model
+        `batching_params.pbtxt`)."""
+        return Batcher(self, model, run, settings)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -131,9 +124,11 @@ class BatchScheduler:
 class Batcher:
     """The batch queue of one (model, version, signature); `run` executes one merged batch (blocking)."""
 
-    def __init__(self, scheduler: BatchScheduler, model: str, run: RunFn) -> None:
+    def __init__(
+        self, scheduler: BatchScheduler, model: str, run: RunFn, settings: BatchingSettings | None = None
+    ) -> None:
         self._scheduler = scheduler
-        self._settings = scheduler.settings
+        self._settings = settings or scheduler.settings
         self._metrics = scheduler.metrics
         self._model = model
         self._run = run
@@ -165,6 +160,9 @@ class Batcher:
             raise InvalidArgument(
                 f"Task size {rows} is larger than maximum input batch size {self._settings.max_batch_size}"
             )
+        if self._metrics is not None:
+            for _ in tensors:
+                self._metrics.observe_input_batch(rows)
         loop = asyncio.get_running_loop()
         task = _Task(tensors, rows, loop.create_future(), time.monotonic())
         self._enqueue(task)
@@ -181,7 +179,7 @@ class Batcher:
             open_batch = None
         room = capacity - open_batch.size if open_batch is not None else 0
         joins = open_batch is not None and (task.rows <= room or self._settings.enable_large_batch_splitting)
-        if joins and open_batch is not None:
+        if joins and open_batch is not None and not self._settings.pad_variable_length_inputs:
             self._check_shapes(open_batch, layout)
         first = min(room, task.rows) if joins else 0
         new_batches = math.ceil((task.rows - first) / capacity) if task.rows > first else 0
@@ -251,7 +249,7 @@ class Batcher:
         started = time.monotonic()
         if self._metrics is not None:
             for part in parts:
-                self._metrics.observe_task(self._model, part.rows, started - part.task.enqueued)
+                self._metrics.observe_queue(started - part.task.enqueued)
         future = loop.run_in_executor(self._scheduler.executor, self._run_batch, parts)
         future.add_done_callback(functools.partial(self._finish, parts))
 
@@ -274,17 +272,19 @@ class Batcher:
         """On a batch thread: merge, run, split back per part (upstream Merge/SplitOutputTensors)."""
         rows = sum(part.rows for part in parts)
         total = self._padded_size(rows)
-        merged: Tensors = {}
-        for name in parts[0].task.inputs:
-            pieces = [part.task.inputs[name][part.start : part.stop] for part in parts]
-            if total > rows:
-                first_row = next((p[:1] for p in pieces if len(p)), None)
-                if first_row is not None:
-                    pieces.append(np.repeat(first_row, total - rows, axis=0))
-            merged[name] = np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+        merged = merge_inputs(
+            [
+                {name: value[part.start : part.stop] for name, value in part.task.inputs.items()}
+                for part in parts
+            ],
+            total - rows,
+            self._settings.pad_variable_length_inputs,
+        )
         if self._metrics is not None:
-            self._metrics.observe_batch(self._model, rows, 0.0, padding=total - rows)
+            self._metrics.observe_batch(total, total - rows)
         outputs = self._run(merged)
+        if self._metrics is not None:
+            self._metrics.observe_wrapped_run()
         for value in outputs.values():
             if np.ndim(value) == 0:
                 raise FailedPrecondition("Batched output tensor has 0 dimensions")

@@ -214,11 +214,6 @@ def validate_batching(settings: BatchingSettings) -> None:
     sizes = settings.allowed_batch_sizes
     if any(b <= a for a, b in itertools.pairwise(sizes)):
         raise InvalidArgument("allowed_batch_sizes entries must be monotonically increasing")
-    if settings.pad_variable_length_inputs:
-        raise InvalidArgument(
-            "pad_variable_length_inputs is not supported by tfkit serve (tensors of one request "
-            "batch must share their non-batch dimensions)"
-        )
     if settings.enable_large_batch_splitting:
         if settings.max_execution_batch_size <= 0:
             raise InvalidArgument("max_execution_batch_size must be positive")

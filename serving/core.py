@@ -47,7 +47,9 @@ class Core:
         self.settings = settings
         self.metrics = metrics
         self.manager = manager
-        self.dataplane = DataPlane(manager, executor, scheduler, metrics)
+        self.dataplane = DataPlane(
+            manager, executor, scheduler, metrics, settings.enable_per_model_batching_parameters
+        )
         self._executor = executor
         self._scheduler = scheduler
         self._stop = threading.Event()

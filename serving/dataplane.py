@@ -1,23 +1,36 @@
-"""The protocol-neutral API both adapters call: resolution, Predict/Classify/Regress/MultiInference,
-metadata, status and config reload, with TF Serving's checks and texts (contract §2).
+"""The protocol-neutral core that owns each request, for both transports and both run paths.
 
-Blocking TensorFlow work runs in one bounded thread pool (or in the batcher's), never on the event loop;
-each call honours the deadline in its `CallContext` (DEADLINE_EXCEEDED when it passes).
+`DataPlane.serve(ctx, work)` is the one place a request's outcome is recorded: it times the call, maps
+any unexpected exception to INTERNAL with a fixed message (the traceback goes to the log, never to the
+client) and records `request_count` / `request_latency` as upstream's transports do
+(model_servers/http_server.cc counts every REST request under /v1; prediction_service_impl.cc counts only
+gRPC Predict, Classify and Regress; latency only for OK). Adapters parse their wire format, call
+`serve` with the API they want, and format the result or the ServingError.
+
+Each inference API resolves the servable ONCE, types the inputs against that servable's signature,
+validates, and runs on that same servable (through `serving.execution`: the thread pool, or the batch
+queue when batching is on), honouring the deadline in the CallContext (DEADLINE_EXCEEDED after it).
+Checks and texts are TF Serving's (contract §2).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from serving.batching import Batcher, BatchScheduler, RunFn
+import numpy as np
+
+from serving.batching import BatchScheduler
+from serving.examples import classification_results, regression_results
+from serving.execution import Execution
 from serving.manager import ModelManager
 from serving.metrics import Metrics
-from serving.servable import CLASSIFY_METHOD, REGRESS_METHOD, Servable, select_outputs
-from serving.status import DeadlineExceeded, InvalidArgument
+from serving.servable import CLASSIFY_METHOD, REGRESS_METHOD, Servable, SignatureRunner, select_outputs
+from serving.status import Code, DeadlineExceeded, Internal, InvalidArgument, ServingError
 from serving.types import (
     DEFAULT_SIGNATURE,
     CallContext,
@@ -32,13 +45,18 @@ from serving.types import (
     PredictResponse,
     RegressResponse,
     ResolvedSpec,
-    SignatureInfo,
+    Tensors,
     VersionStatus,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 SIGNATURE_DEF_FIELD = "signature_def"
 DEADLINE_TEXT = "Deadline Exceeded"
+# What a client sees for a bug in the server; the traceback is logged.
+INTERNAL_TEXT = "Internal error while serving the request; see the server log"
+# gRPC methods whose outcome upstream records (prediction_service_impl.cc); REST records every request.
+COUNTED_GRPC_APIS = frozenset({"Predict", "Classify", "Regress"})
 
 
 class DataPlane:
@@ -50,60 +68,118 @@ class DataPlane:
         executor: ThreadPoolExecutor,
         scheduler: BatchScheduler | None = None,
         metrics: Metrics | None = None,
+        per_model_batching: bool = False,
     ) -> None:
         self._manager = manager
-        self._executor = executor
-        self._scheduler = scheduler
         self._metrics = metrics
-        self._batchers: dict[tuple[str, int, str], tuple[Servable, Batcher]] = {}
+        self._execution = Execution(executor, scheduler, metrics, per_model_batching, manager.is_serving)
 
-    # -- Resolution ----------------------------------------------------------------------------------
+    # -- The request lifecycle -----------------------------------------------------------------------
 
-    def resolve(self, spec: ModelSpec) -> tuple[ResolvedSpec, SignatureInfo]:
-        """REST predict preflight: the served version and the signature's TensorInfos (for JSON dtypes)."""
-        servable = self._manager.resolve(spec)
-        key = spec.signature_name or DEFAULT_SIGNATURE
-        runner = servable.runners.get(key)
-        if runner is None:
-            raise InvalidArgument(f'Serving signature name: "{key}" not found in signature def')
-        return ResolvedSpec(spec.name, servable.version, key), runner.info
+    async def serve(self, ctx: CallContext, work: Callable[[CallContext], Awaitable[T]]) -> T:
+        """Run one request's `work`; raises ServingError (INTERNAL for anything unexpected)."""
+        started = time.perf_counter()
+        code = Code.OK
+        try:
+            return await work(ctx)
+        except asyncio.CancelledError:  # the client went away (or its deadline passed) mid-call
+            code = Code.CANCELLED
+            raise
+        except ServingError as err:
+            code = err.code
+            raise
+        except Exception:  # a bug must not take the server down, nor reach the client
+            log.exception("Internal error serving %s %s (model %r)", ctx.entrypoint, ctx.api, ctx.model)
+            code = Code.INTERNAL
+            raise Internal(INTERNAL_TEXT) from None
+        finally:
+            if self._metrics is not None and (ctx.entrypoint == "REST" or ctx.api in COUNTED_GRPC_APIS):
+                self._metrics.observe_request(
+                    ctx.model, ctx.api, ctx.entrypoint, code.name, time.perf_counter() - started
+                )
+
+    def render_metrics(self) -> bytes:
+        """The Prometheus page (empty without metrics)."""
+        return self._metrics.render() if self._metrics is not None else b""
 
     # -- Inference -----------------------------------------------------------------------------------
 
     async def predict(self, req: PredictRequest, ctx: CallContext) -> PredictResponse:
         servable = self._manager.resolve(req.spec)
         key = req.spec.signature_name or DEFAULT_SIGNATURE
-        runner = servable.prepare_predict(key, req.inputs, req.output_filter)
-        if self._scheduler is not None:
-            batcher = self._batcher(servable, key, runner.run)
-            outputs = await _within(ctx, lambda: batcher.submit(req.inputs))
+        inputs = req.inputs
+        if req.decode is not None:  # http_rest_api_handler.cc GetInfoMap, on the servable that runs
+            info = servable.signatures.get(key)
+            if info is None:
+                raise InvalidArgument(f'Serving signature name: "{key}" not found in signature def')
+            inputs = await req.decode(info)
+        runner = servable.prepare_predict(key, inputs, req.output_filter)
+        if req.output_filter and set(req.output_filter) != set(runner.info.outputs):
+            # Fetching a subset of outputs matches no batching signature: run directly, as upstream.
+            outputs = await _within(
+                ctx, lambda: self._execution.direct(servable.name, "Predict", runner.run, inputs)
+            )
         else:
             outputs = await _within(
-                ctx, lambda: self._in_pool(servable.name, "Predict", runner.run, req.inputs)
+                ctx, lambda: self._execution.run(servable, key, "Predict", runner.run, inputs)
             )
         return PredictResponse(
-            ResolvedSpec(req.spec.name, servable.version, key), select_outputs(outputs, req.output_filter)
+            ResolvedSpec(req.spec.name, servable.version, key),
+            select_outputs(dict(outputs), req.output_filter),
         )
 
     async def classify(self, req: ExamplesRequest, ctx: CallContext) -> ClassifyResponse:
         servable = self._manager.resolve(req.spec)
         key = req.spec.signature_name or DEFAULT_SIGNATURE
-        results = await _within(
-            ctx, lambda: self._in_pool(servable.name, "Classify", servable.classify, key, req.examples)
-        )
+        if self._execution.batching(servable):
+            runner = servable.examples_runner(key, "classify")
+            outputs = await self._run_examples(ctx, servable, key, "Classify", runner, req.examples)
+            results = classification_results(runner.info, outputs, len(req.examples))
+        else:
+            results = await _within(
+                ctx,
+                lambda: self._execution.direct(
+                    servable.name, "Classify", servable.classify, key, req.examples
+                ),
+            )
         return ClassifyResponse(ResolvedSpec(req.spec.name, servable.version, key), results)
 
     async def regress(self, req: ExamplesRequest, ctx: CallContext) -> RegressResponse:
         servable = self._manager.resolve(req.spec)
         key = req.spec.signature_name or DEFAULT_SIGNATURE
-        values = await _within(
-            ctx, lambda: self._in_pool(servable.name, "Regress", servable.regress, key, req.examples)
-        )
+        if self._execution.batching(servable):
+            runner = servable.examples_runner(key, "regress")
+            outputs = await self._run_examples(ctx, servable, key, "Regress", runner, req.examples)
+            values = regression_results(outputs, len(req.examples))
+        else:
+            values = await _within(
+                ctx,
+                lambda: self._execution.direct(servable.name, "Regress", servable.regress, key, req.examples),
+            )
         return RegressResponse(ResolvedSpec(req.spec.name, servable.version, key), values)
+
+    async def _run_examples(
+        self,
+        ctx: CallContext,
+        servable: Servable,
+        key: str,
+        api: str,
+        runner: SignatureRunner,
+        examples: Sequence[bytes],
+    ) -> Tensors:
+        """The batched Classify/Regress run: the serialized examples as the signature's one input."""
+        if not examples:
+            raise InvalidArgument("Input is empty.")
+        batch = np.empty(len(examples), dtype=object)
+        batch[:] = list(examples)
+        feeds = {next(iter(runner.info.inputs)): batch}
+        runner.check_dtypes(feeds)
+        outputs = await _within(ctx, lambda: self._execution.run(servable, key, api, runner.run, feeds))
+        return dict(outputs)
 
     async def multi_inference(self, req: MultiInferenceRequest, ctx: CallContext) -> MultiInferenceResponse:
         """All tasks on one model (the first task's version wins), classify/regress only, each signature
-        once (multi_inference.cc)."""
+        once (multi_inference.cc); one direct run, which records `request_example_counts`."""
         servable = self._manager.resolve(req.tasks[0].spec if req.tasks else ModelSpec(name=""))
         name = ""
         for task in req.tasks:
@@ -116,18 +192,17 @@ class DataPlane:
             name = task.spec.name
         tasks = [(t.spec.signature_name, t.method_name) for t in req.tasks]
         results = await _within(
-            ctx,
-            lambda: self._in_pool(
-                servable.name, "MultiInference", servable.multi_inference, tasks, req.examples
-            ),
+            ctx, lambda: self._execution.direct(name, "", servable.multi_inference, tasks, req.examples)
         )
+        if self._metrics is not None:
+            self._metrics.observe_examples(name, len(req.examples))
         responses: list[ClassifyResponse | RegressResponse] = []
         for task, result in zip(req.tasks, results, strict=True):
             spec = ResolvedSpec(name, servable.version, task.spec.signature_name or DEFAULT_SIGNATURE)
             if task.method_name == CLASSIFY_METHOD:
-                responses.append(ClassifyResponse(spec, result))  # type: ignore[arg-type]
+                responses.append(ClassifyResponse(spec, result))
             elif task.method_name == REGRESS_METHOD:
-                responses.append(RegressResponse(spec, result))  # type: ignore[arg-type]
+                responses.append(RegressResponse(spec, result))
         return MultiInferenceResponse(responses)
 
     # -- Model service -------------------------------------------------------------------------------
@@ -152,42 +227,9 @@ class DataPlane:
         """Replace the model list; returns once added models are AVAILABLE (raises if they fail)."""
         await asyncio.to_thread(self._manager.reload, configs)
 
-    # -- Helpers -------------------------------------------------------------------------------------
-
-    def _in_pool(self, model: str, api: str, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
-        """Run blocking TF work on the bounded pool, timing it as runtime_latency."""
-        metrics = self._metrics
-
-        def timed() -> T:
-            started = time.perf_counter()
-            result = fn(*args)
-            if metrics is not None:
-                metrics.observe_runtime(model, api, time.perf_counter() - started)
-            return result
-
-        return asyncio.get_running_loop().run_in_executor(self._executor, timed)
-
-    def _batcher(self, servable: Servable, key: str, run: RunFn) -> Batcher:
-        """The batch queue of (model, version, signature); queues of unloaded versions are dropped."""
-        slot = (servable.name, servable.version, key)
-        cached = self._batchers.get(slot)
-        if cached is not None and cached[0] is servable:
-            return cached[1]
-        assert self._scheduler is not None
-        batcher = self._scheduler.batcher(servable.name, run)
-        self._batchers[slot] = (servable, batcher)
-        for other, (owner, stale) in list(self._batchers.items()):
-            if not self._manager.is_serving(owner):
-                del self._batchers[other]
-                asyncio.get_running_loop().create_task(stale.close())
-        return batcher
-
     async def close(self) -> None:
         """Drain and stop every batch queue."""
-        batchers = [b for _, b in self._batchers.values()]
-        self._batchers.clear()
-        for batcher in batchers:
-            await batcher.close()
+        await self._execution.close()
 
 
 async def _within(ctx: CallContext, start: Callable[[], Awaitable[T]]) -> T:

@@ -178,7 +178,7 @@ async def _start_grpc(core: Any, settings: ServerSettings) -> Any:
 
     limit = settings.grpc_max_threads or None
     server = grpc.aio.server(options=grpc_options(settings), maximum_concurrent_rpcs=limit)
-    add_services(server, core)
+    add_services(server, core.dataplane, settings)
     health = await add_health(server) if settings.enable_grpc_healthcheck_service else None
     credentials = _credentials(settings)
     if settings.port:
@@ -208,7 +208,7 @@ async def _start_rest(core: Any, settings: ServerSettings) -> _Uvicorn | None:
     from serving.rest.app import create_app
 
     try:
-        rest = _Uvicorn(create_app(core), _rest_socket(port), settings.drain_seconds)
+        rest = _Uvicorn(create_app(core.dataplane, settings), _rest_socket(port), settings.drain_seconds)
         await rest.started()
     except OSError as err:
         log.error("Failed to start HTTP Server at localhost:%d (%s)", port, err)

@@ -9,6 +9,7 @@ web framework.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,19 +62,31 @@ class SignatureInfo:
     outputs: dict[str, TensorInfo]
 
 
-@dataclass(frozen=True)
+@dataclass
 class CallContext:
-    """Per-call facts the core needs: who called (metric label) and until when (monotonic deadline)."""
+    """One call as the core records it: transport, API label (`predict`, `Predict`, "" for REST GET),
+    the model name the request names (set by the adapter once parsed) and a monotonic deadline."""
 
     entrypoint: Entrypoint
+    api: str = ""
+    model: str = ""
     deadline: float | None = None
+
+
+Tensors = dict[str, np.ndarray]
+# Decodes request inputs against the signature of the servable that will run them (REST JSON needs the
+# signature's dtypes); awaitable so an adapter may decode a large body off the event loop.
+InputDecoder = Callable[[SignatureInfo], Awaitable[Tensors]]
 
 
 @dataclass
 class PredictRequest:
+    """`inputs` already typed (gRPC), or `decode` to type them against the resolved signature (REST)."""
+
     spec: ModelSpec
-    inputs: dict[str, np.ndarray]
+    inputs: Tensors = field(default_factory=dict)
     output_filter: tuple[str, ...] = ()
+    decode: InputDecoder | None = None
 
 
 @dataclass

@@ -1,15 +1,14 @@
 """grpc.aio servicers: tensorflow.serving.PredictionService and ModelService over the shared DataPlane.
 
-Each RPC turns its protobuf request into a protocol-neutral value (serving.types), calls the DataPlane,
-and builds the protobuf response with the *effective* model_spec (resolved version, signature name).
-Errors are ServingErrors; the gRPC code is `grpc.StatusCode[err.code.name]` (the one table in
-serving.status) and messages are truncated like upstream's grpc_status_util.cc.
+Each RPC turns its protobuf request into a protocol-neutral value (serving.types), runs inside
+`DataPlane.serve` (metrics and the catch-all INTERNAL live there), and builds the protobuf response with
+the *effective* model_spec (resolved version, signature name). Errors are ServingErrors; the gRPC code
+is `grpc.StatusCode[err.code.name]` (the one table in serving.status) and messages are truncated like
+upstream's grpc_status_util.cc.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -28,46 +27,30 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving.core import Core
+from serving.dataplane import DataPlane
 from serving.examples import serialized_examples
-from serving.grpc.codec import TensorParseError, fill_tensor_proto, numpy_from_tensor_proto
+from serving.grpc.codec import fill_tensor_proto
+from serving.grpc.messages import spec_from_model_spec, spec_from_proto, tensors_from_protos
+from serving.settings import ServerSettings
 from serving.status import Code, InvalidArgument, ServingError, truncate_for_grpc
 from serving.types import (
     CallContext,
     ClassifyResponse,
     ExamplesRequest,
     InferenceTask,
-    ModelSpec,
     MultiInferenceRequest,
     PredictRequest,
     RegressResponse,
     ResolvedSpec,
 )
 
-log = logging.getLogger(__name__)
 Resp = TypeVar("Resp")
 SIGNATURE_DEF_MAP_URL = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
+__all__ = ["add_services", "fill_model_spec", "spec_from_model_spec", "spec_from_proto"]
 RELOAD_UNSUPPORTED = (
     "ServerModelConfig type not supported by HandleReloadConfigRequest. "
     "Only ModelConfigList is currently supported"
 )
-
-
-def spec_from_proto(request: Any) -> ModelSpec:
-    """ModelSpec of a request (version wrapper or version_label; `Missing ModelSpec` when absent)."""
-    if not request.HasField("model_spec"):
-        raise InvalidArgument("Missing ModelSpec")
-    return spec_from_model_spec(request.model_spec)
-
-
-def spec_from_model_spec(ms: model_pb2.ModelSpec) -> ModelSpec:
-    choice = ms.WhichOneof("version_choice")
-    return ModelSpec(
-        name=ms.name,
-        version=int(ms.version.value) if choice == "version" else None,
-        label=ms.version_label if choice == "version_label" else None,
-        signature_name=ms.signature_name,
-    )
 
 
 def fill_model_spec(target: model_pb2.ModelSpec, spec: ResolvedSpec, with_signature: bool = True) -> None:
@@ -95,12 +78,11 @@ def fill_regression(target: regression_pb2.RegressionResult, resp: RegressRespon
 
 
 class _Rpc:
-    """Shared RPC plumbing: deadline -> CallContext, ServingError -> status, request metrics."""
+    """Shared RPC plumbing: deadline -> CallContext, DataPlane.serve, ServingError -> status."""
 
-    def __init__(self, core: Core) -> None:
-        self.dataplane = core.dataplane
-        self.metrics = core.metrics
-        self.core = core
+    def __init__(self, dataplane: DataPlane, settings: ServerSettings) -> None:
+        self.dataplane = dataplane
+        self.settings = settings
 
     async def run(
         self,
@@ -109,25 +91,17 @@ class _Rpc:
         context: grpc.aio.ServicerContext,
         call: Callable[[CallContext], Awaitable[Resp]],
     ) -> Resp:
-        start = time.perf_counter()
         remaining = context.time_remaining()
-        ctx = CallContext("GRPC", None if remaining is None else time.monotonic() + remaining)
-        model = request.model_spec.name if hasattr(request, "model_spec") else ""
-        code = Code.OK
+        ctx = CallContext(
+            "GRPC",
+            api=api,
+            model=request.model_spec.name if hasattr(request, "model_spec") else "",
+            deadline=None if remaining is None else time.monotonic() + remaining,
+        )
         try:
-            return await call(ctx)
-        except asyncio.CancelledError:  # the client went away (or its deadline passed) mid-call
-            code = Code.CANCELLED
-            raise
+            return await self.dataplane.serve(ctx, call)
         except ServingError as err:
-            code = err.code
-            message = err.message
-        except Exception as err:  # a bug must not take the server down
-            log.exception("Internal error in %s", api)
-            code, message = Code.INTERNAL, f"Internal error: {err}"
-        finally:
-            self.metrics.observe_request(model, api, "GRPC", code.name, time.perf_counter() - start)
-        await context.abort(grpc.StatusCode[code.name], truncate_for_grpc(message))
+            await context.abort(grpc.StatusCode[err.code.name], truncate_for_grpc(err.message))
         raise AssertionError("unreachable: abort raises")
 
 
@@ -139,19 +113,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer, 
     ) -> predict_pb2.PredictResponse:
         async def call(ctx: CallContext) -> predict_pb2.PredictResponse:
             spec = spec_from_proto(request)
-            inputs = {}
-            for alias, proto in request.inputs.items():
-                try:
-                    inputs[alias] = numpy_from_tensor_proto(proto)
-                except TensorParseError:
-                    raise InvalidArgument(f"tensor parsing error: {alias}") from None
+            inputs = tensors_from_protos(request.inputs)
             result = await self.dataplane.predict(
                 PredictRequest(spec, inputs, tuple(request.output_filter)), ctx
             )
             response = predict_pb2.PredictResponse()
             fill_model_spec(response.model_spec, result.spec)
+            # predict_util.cc: typed fields, or tensor_content with --enable_serialization_as_tensor_content.
+            typed_fields = not self.settings.enable_serialization_as_tensor_content
             for alias, arr in result.outputs.items():
-                fill_tensor_proto(response.outputs[alias], arr, typed_fields=True)
+                fill_tensor_proto(response.outputs[alias], arr, typed_fields=typed_fields)
             return response
 
         return await self.run("Predict", request, context, call)
@@ -245,7 +216,7 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer, _Rpc):
 
             if request.config.WhichOneof("config") != "model_config_list":
                 raise InvalidArgument(RELOAD_UNSUPPORTED)
-            configs = model_configs_from_proto(request.config, self.core.settings.path_map)
+            configs = model_configs_from_proto(request.config, self.settings.path_map)
             await self.dataplane.reload_config(configs)
             response = model_management_pb2.ReloadConfigResponse()
             response.status.error_code = int(Code.OK)
@@ -254,7 +225,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer, _Rpc):
         return await self.run("HandleReloadConfigRequest", request, context, call)
 
 
-def add_services(server: grpc.aio.Server, core: Core) -> None:
-    """Register PredictionService and ModelService on `server`."""
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(core), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(core), server)
+def add_services(server: grpc.aio.Server, dataplane: DataPlane, settings: ServerSettings) -> None:
+    """Register PredictionService and ModelService over `dataplane` on `server`."""
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionServicer(dataplane, settings), server
+    )
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(dataplane, settings), server)

@@ -1,16 +1,19 @@
-"""`create_app(core)`: the Starlette app tensorflow_model_server's REST port serves.
+"""`create_app(dataplane, settings)`: the Starlette app tensorflow_model_server's REST port serves.
 
-Every request lands in one endpoint that mirrors upstream's dispatcher: the Prometheus path (when the
-monitoring config enables it) gets text/plain metrics; any other path outside `(?i)/v1/.*` gets the
-HTML 404 libevent sends; `OPTIONS` under /v1 is a CORS preflight; everything else goes through the path
-grammar in `serving.rest.routes`. Responses are `application/json`, errors `{"error": "<message>"}`
-with the status from serving.status. Bodies may be gzip-encoded and are capped (a clear 400, never a
-crash). CORS headers are added only with `--rest_api_enable_cors_support`.
+Every request lands in one endpoint that mirrors upstream's evhttp server (http_server.cc):
+- the Prometheus path (when the monitoring config enables it) is matched on the path alone and gets
+  text/plain metrics; with a query string it is upstream's 400 `Unexpected path: ... Should be ...`;
+- any other request whose path and query do not match `(?i)/v1/.*` gets the HTML 404 libevent sends;
+- everything else runs inside `DataPlane.serve` (one place for metrics and the catch-all INTERNAL):
+  `OPTIONS` is a CORS preflight (an Origin matching `https?://` somewhere, else FAILED_PRECONDITION
+  with an empty body), other methods go through the path grammar in `serving.rest.routes`.
+Responses are `application/json`, errors `{"error": "<message>"}` with the status from
+serving.status. Bodies may be gzip-encoded and are capped (a clear 400, never a crash). CORS headers
+are added only with `--rest_api_enable_cors_support`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import zlib
@@ -19,12 +22,12 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from serving.core import Core
+from serving.dataplane import DataPlane
 from serving.rest.jsonio import error_body
 from serving.rest.routes import V1_PATH, RestHandlers, VersionOverflow, route
-from serving.status import Code, InvalidArgument, ServingError, http_status
-
-log = logging.getLogger(__name__)
+from serving.settings import ServerSettings
+from serving.status import FailedPrecondition, InvalidArgument, ServingError
+from serving.types import CallContext
 
 # Upstream inflates gzip bodies up to 100 MB; the same cap applies to plain bodies here.
 MAX_BODY_BYTES = 100 * 1024 * 1024
@@ -36,7 +39,7 @@ CORS_HEADERS = [
     (b"access-control-allow-methods", b"POST, GET"),
     (b"access-control-allow-headers", b"Content-Type"),
 ]
-_ORIGIN = re.compile(r"https?://.*", re.IGNORECASE)
+_ORIGIN = re.compile(r"https?://")  # RE2::PartialMatch in http_server.cc (case-sensitive)
 _NOT_FOUND = (
     b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n</BODY></HTML>\n"
 )
@@ -85,24 +88,26 @@ async def read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES)
     return out
 
 
-class RestApp:
-    """The REST server's ASGI app over one core: dispatch, error bodies, CORS, metrics page."""
+class PreflightRefused(FailedPrecondition):
+    """A CORS preflight without an http(s) Origin: 400 with an empty body, as upstream."""
 
-    def __init__(self, core: Core) -> None:
-        settings = core.settings
-        self.handlers = RestHandlers(core.dataplane, settings.rest_timeout_seconds)
-        self.metrics = core.metrics
+
+class RestApp:
+    """The REST server's ASGI app over one DataPlane: dispatch, error bodies, CORS, metrics page."""
+
+    def __init__(self, dataplane: DataPlane, settings: ServerSettings) -> None:
+        self.dataplane = dataplane
+        self.handlers = RestHandlers(dataplane)
+        self.timeout_s = settings.rest_timeout_seconds
         self.metrics_path = settings.monitoring.path if settings.monitoring.enabled else None
         self._extra = CORS_HEADERS if settings.rest_api_enable_cors_support else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Raw ASGI entry (every HTTP method reaches the dispatcher, as upstream)."""
         status, content_type, body = await self.respond(scope, receive)
-        headers = [
-            (b"content-type", content_type),
-            (b"content-length", str(len(body)).encode()),
-            *self._extra,
-        ]
+        headers = [(b"content-length", str(len(body)).encode()), *self._extra]
+        if content_type:
+            headers.insert(0, (b"content-type", content_type))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -110,40 +115,44 @@ class RestApp:
         """(status, content type, body) for one request."""
         raw = scope.get("raw_path")
         path = raw.decode("latin-1") if raw else scope["path"]
+        query = bytes(scope.get("query_string") or b"").decode("latin-1")
+        uri = f"{path}?{query}" if query else path  # evhttp's uri_path(): path and query
         method = scope["method"]
         if self.metrics_path is not None and path == self.metrics_path:
-            return 200, TEXT, self.metrics.render()
-        if not V1_PATH.fullmatch(path):
+            if uri != path:
+                return 400, TEXT, f"Unexpected path: {uri}. Should be {path}".encode()
+            return 200, TEXT, self.dataplane.render_metrics()
+        if not V1_PATH.fullmatch(uri):
             return 404, HTML, _NOT_FOUND
-        if method == "OPTIONS":
-            return (200 if _ORIGIN.match(_header(scope, b"origin")) else 400), JSON, b""
-        return await self._api(scope, receive, method, path)
-
-    async def _api(self, scope: Scope, receive: Receive, method: str, path: str) -> tuple[int, bytes, bytes]:
-        start = time.perf_counter()
-        model, api, code = "", "malformed", Code.OK
+        deadline = time.monotonic() + self.timeout_s if self.timeout_s > 0 else None
+        ctx = CallContext("REST", deadline=deadline)
         try:
-            target = route(method, path)
-            model, api = target.spec.name, target.api
-            body = await read_body(scope, receive) if method == "POST" else b""
-            reply = 200, JSON, await self.handlers.handle(method, path, body, target)
-        except VersionOverflow:
-            code = Code.INVALID_ARGUMENT
-            reply = http_status(code), JSON, b""
+            if method == "OPTIONS":
+                await self.dataplane.serve(ctx, lambda c: self._preflight(scope))
+                return 200, b"", b""
+            return (
+                200,
+                JSON,
+                await self.dataplane.serve(ctx, lambda c: self._api(scope, receive, method, uri, c)),
+            )
+        except PreflightRefused as err:
+            return err.http_status, b"", b""
+        except VersionOverflow as err:
+            return err.http_status, JSON, b""
         except ServingError as err:
-            code = err.code
-            reply = err.http_status, JSON, error_body(err.message)
-        except RecursionError:
-            code = Code.INVALID_ARGUMENT
-            reply = http_status(code), JSON, error_body("JSON document nested too deeply")
-        except Exception as err:  # a bug must not take the server down: 500 and a log line
-            log.exception("Internal error serving %s %s", method, path)
-            code = Code.INTERNAL
-            reply = http_status(code), JSON, error_body(f"Internal error: {err}")
-        self.metrics.observe_request(model, api, "REST", code.name, time.perf_counter() - start)
-        return reply
+            return err.http_status, JSON, error_body(err.message)
+
+    async def _preflight(self, scope: Scope) -> None:
+        if not _ORIGIN.search(_header(scope, b"origin")):
+            raise PreflightRefused("Origin header is missing in CORS preflight")
+
+    async def _api(self, scope: Scope, receive: Receive, method: str, uri: str, ctx: CallContext) -> bytes:
+        target = route(method, uri)
+        ctx.model, ctx.api = target.name, target.api
+        body = await read_body(scope, receive) if method == "POST" else b""
+        return await self.handlers.handle(method, uri, target, body, ctx)
 
 
-def create_app(core: Core) -> Starlette:
-    """The REST API of `core` as an ASGI app (one catch-all route; upstream's grammar inside)."""
-    return Starlette(routes=[Route("/{path:path}", RestApp(core))])
+def create_app(dataplane: DataPlane, settings: ServerSettings) -> Starlette:
+    """The REST API over `dataplane` as an ASGI app (one catch-all route; upstream's grammar inside)."""
+    return Starlette(routes=[Route("/{path:path}", RestApp(dataplane, settings))])

@@ -1,16 +1,20 @@
-"""TF Serving's REST path grammar and the handlers behind it (http_rest_api_handler.cc, contract §1.1).
+"""TF Serving's REST path grammar and its handlers (http_rest_api_handler.cc, http_rest_api_util.cc).
 
-One regex per method, matched against the raw (still %-encoded) path like upstream; captured names and
-labels are then URL-decoded. Everything that does not match under `/v1/` is `Malformed request`.
-Handlers turn JSON into protocol-neutral requests, call the shared DataPlane and render the result; every
-error is a `ServingError` whose code picks the HTTP status from the one table in serving.status.
+The path matched is libevent's `uri_path()`: the raw (still %-encoded) path WITH its `?query`
+(evhttp_request.cc `path_and_query`), so `POST /v1/models/m:predict?x=1` is `Malformed request` and
+`GET /v1/models/m?x=1` names the model `m?x=1`, exactly as upstream. One regex per method
+(`kPredictionApiGegex`, `kModelStatusApiRegex`, case-insensitive); captured names and labels are then
+URL-decoded. The verb is used as captured, so `:PREDICT` matches the regex but is `Malformed request`;
+a GET subresource other than exactly `metadata` (e.g. `/METADATA`) asks for the model status.
+
+Handlers turn JSON into protocol-neutral requests, call the shared DataPlane and render the result;
+every error is a ServingError whose code picks the HTTP status (serving.status).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +25,7 @@ from serving.rest.codec import RequestFormat, parse_request_body, predict_inputs
 from serving.rest.documents import metadata_response, status_response
 from serving.rest.examples import classify_response, examples_from_request, regress_response
 from serving.status import InvalidArgument
-from serving.types import CallContext, ExamplesRequest, ModelSpec, PredictRequest
+from serving.types import CallContext, ExamplesRequest, ModelSpec, PredictRequest, SignatureInfo, Tensors
 
 POST_PATH = re.compile(
     r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)"
@@ -29,7 +33,7 @@ POST_PATH = re.compile(
 GET_PATH = re.compile(
     r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:\/(metadata))?"
 )
-V1_PATH = re.compile(r"(?i)/v1/.*", re.DOTALL)
+V1_PATH = re.compile(r"(?i)/v1/.*")  # the dispatcher's kHTTPRestApiHandlerPathRegex (no DOTALL, as RE2)
 _INT64_MAX = 2**63 - 1
 # Request bodies above this size are converted off the event loop (a thread), keeping small requests
 # and health probes responsive while a large JSON document is parsed.
@@ -37,99 +41,93 @@ OFFLOAD_BYTES = 256 * 1024
 T = TypeVar("T")
 
 
-class VersionOverflow(Exception):
-    """`Failed to convert version: <s> to numeric.`: upstream answers 400 with an empty body."""
+class VersionOverflow(InvalidArgument):
+    """`Failed to convert version: <s> to numeric.`: upstream returns it before writing a body."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a matched path names."""
+    """What a matched path names. `kind`: predict | classify | regress | metadata | status | malformed;
+    `api`: the request_latency label (the verb as captured for POST, "" otherwise, as upstream)."""
 
-    api: str  # predict | classify | regress | metadata | status | malformed
-    spec: ModelSpec
+    kind: str
+    name: str = ""
+    version: str | None = None
+    label: str | None = None
+    api: str = ""
 
-
-def _version(text: str | None) -> int | None:
-    if not text:
-        return None
-    value = int(text)
-    if value > _INT64_MAX:
-        raise VersionOverflow(f"Failed to convert version: {text} to numeric.")
-    return value
-
-
-def _spec(name: str | None, version: str | None, label: str | None, signature: str = "") -> ModelSpec:
-    return ModelSpec(
-        name=unquote(name or ""),
-        version=_version(version),
-        label=unquote(label) if label else None,
-        signature_name=signature,
-    )
+    def spec(self, signature: str = "") -> ModelSpec:
+        """The ModelSpec (raises VersionOverflow for a version beyond int64, as ParseModelInfo)."""
+        version = None
+        if self.version:
+            version = int(self.version)
+            if version > _INT64_MAX:
+                raise VersionOverflow(f"Failed to convert version: {self.version} to numeric.")
+        return ModelSpec(self.name, version, self.label, signature)
 
 
 def route(method: str, path: str) -> Target:
-    """Match `path` (raw, undecoded) for `method` against the POST and GET grammars."""
+    """Match `path` (raw path and query) for `method` against the POST and GET grammars."""
     if method == "POST":
         m = POST_PATH.fullmatch(path)
-        if m is not None and m.group(4) in ("predict", "classify", "regress"):
-            return Target(m.group(4), _spec(m.group(1), m.group(2), m.group(3)))
+        if m is not None:
+            verb = m.group(4)
+            kind = verb if verb in ("predict", "classify", "regress") else "malformed"
+            return Target(kind, unquote(m.group(1)), m.group(2), _label(m.group(3)), verb)
     elif method == "GET":
         m = GET_PATH.fullmatch(path)
         if m is not None:
-            api = "metadata" if m.group(4) == "metadata" else "status"
-            return Target(api, _spec(m.group(1), m.group(2), m.group(3)))
-    return Target("malformed", ModelSpec(name=""))
+            kind = "metadata" if m.group(4) == "metadata" else "status"
+            return Target(kind, unquote(m.group(1) or ""), m.group(2), _label(m.group(3)))
+    return Target("malformed")
+
+
+def _label(text: str | None) -> str | None:
+    return unquote(text) if text else None
 
 
 class RestHandlers:
-    """The REST API over one DataPlane; `timeout_s` is `--rest_api_timeout_in_ms` (0 = no deadline)."""
+    """The REST API over one DataPlane."""
 
-    def __init__(self, dataplane: DataPlane, timeout_s: float) -> None:
+    def __init__(self, dataplane: DataPlane) -> None:
         self._dataplane = dataplane
-        self._timeout_s = timeout_s
 
-    def _context(self) -> CallContext:
-        deadline = time.monotonic() + self._timeout_s if self._timeout_s > 0 else None
-        return CallContext("REST", deadline)
-
-    async def handle(self, method: str, path: str, body: bytes, target: Target) -> bytes:
-        """Run the API `target` names; raises ServingError (or VersionOverflow) on failure."""
-        spec = target.spec
-        if target.api == "malformed":
+    async def handle(self, method: str, path: str, target: Target, body: bytes, ctx: CallContext) -> bytes:
+        """Run the API `target` names inside DataPlane.serve; raises ServingError on failure."""
+        spec = target.spec()
+        if target.kind == "malformed":
             raise InvalidArgument(f"Malformed request: {method} {path}")
         if not spec.name:
             raise InvalidArgument("Missing model name in request.")
-        if target.api == "status":
+        if target.kind == "status":
             return status_response(self._dataplane.status(spec))
-        if target.api == "metadata":
+        if target.kind == "metadata":
             return metadata_response(self._dataplane.metadata(spec, ["signature_def"]))
+        try:
+            return await self._infer(target.kind, spec, body, ctx)
+        except RecursionError:
+            raise InvalidArgument("JSON document nested too deeply") from None
+
+    async def _infer(self, kind: str, spec: ModelSpec, body: bytes, ctx: CallContext) -> bytes:
         large = len(body) > OFFLOAD_BYTES
-        if target.api == "predict":
-            spec, inputs, fmt = await _offload(large, self._predict_inputs, body, spec)
-            predicted = await self._dataplane.predict(PredictRequest(spec, inputs), self._context())
-            return await _offload(large, predict_response, predicted.outputs, fmt)
-        examples = await _offload(large, _examples_request, body, spec)
-        if target.api == "classify":
-            classified = await self._dataplane.classify(examples, self._context())
-            return classify_response(classified.classifications)
-        regressed = await self._dataplane.regress(examples, self._context())
-        return regress_response(regressed.values)
-
-    def _predict_inputs(
-        self, body: bytes, spec: ModelSpec
-    ) -> tuple[ModelSpec, dict[str, Any], RequestFormat]:
-        """Steps 1-4 of REST predict: parse, signature_name, resolve + signature lookup, tensors."""
-        request = parse_request_body(body)
+        request = await _offload(large, parse_request_body, body)
         spec = ModelSpec(spec.name, spec.version, spec.label, request.signature_name)
-        _, signature = self._dataplane.resolve(spec)
-        inputs, fmt = predict_inputs(request, signature)
-        return spec, inputs, fmt
+        if kind == "predict":
+            formats: list[RequestFormat] = []
 
+            async def decode(signature: SignatureInfo) -> Tensors:
+                inputs, fmt = await _offload(large, predict_inputs, request, signature)
+                formats.append(fmt)
+                return inputs
 
-def _examples_request(body: bytes, spec: ModelSpec) -> ExamplesRequest:
-    request = parse_request_body(body)
-    spec = ModelSpec(spec.name, spec.version, spec.label, request.signature_name)
-    return ExamplesRequest(spec, examples_from_request(request))
+            predicted = await self._dataplane.predict(PredictRequest(spec, decode=decode), ctx)
+            return await _offload(large, predict_response, predicted.outputs, formats[0])
+        examples = ExamplesRequest(spec, await _offload(large, examples_from_request, request))
+        if kind == "classify":
+            classified = await self._dataplane.classify(examples, ctx)
+            return classify_response(classified.classifications)
+        regressed = await self._dataplane.regress(examples, ctx)
+        return regress_response(regressed.values)
 
 
 async def _offload(large: bool, fn: Callable[..., T], *args: Any) -> T:

@@ -1,5 +1,6 @@
-"""Live `tfkit serve --enable_batching`: merged batches return each caller its own rows (REST and gRPC),
-overload gets UNAVAILABLE / 503 with the upstream text and the server keeps serving."""
+"""Live `tfkit serve --enable_batching`: merged batches return each caller its own rows (REST and gRPC,
+Predict and Classify: upstream batches every SignatureDef), overload gets UNAVAILABLE / 503 with the
+upstream text and the server keeps serving."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from serving.grpc.codec import numpy_from_tensor_proto, tensor_proto_from_numpy
 from tests.conftest import serve_flags
@@ -71,12 +72,18 @@ def parallel(fn: Callable[[Tensors], Any], requests_: list[Tensors], workers: in
         return list(pool.map(fn, requests_))
 
 
-def batch_count(server: LiveServer) -> float:
-    text = requests.get(f"{server.rest_url}/monitoring/prometheus/metrics", timeout=10).text
-    match = re.search(
-        r':tensorflow:serving:batching:processed_batch_size_count\{model_name="ctr"\} (\S+)', text
-    )
+def scrape(server: LiveServer) -> str:
+    return requests.get(f"{server.rest_url}/monitoring/prometheus/metrics", timeout=10).text
+
+
+def metric(text: str, series: str) -> float:
+    match = re.search(re.escape(series) + r" (\S+)", text)
     return float(match.group(1)) if match else 0.0
+
+
+def batch_count(server: LiveServer) -> float:
+    """Merged batches run (batching_session.cc wrapped_run_count; only ctr gets traffic here)."""
+    return metric(scrape(server), ":tensorflow:serving:batching_session:wrapped_run_count{}")
 
 
 def test_rest_concurrent_requests_get_their_own_rows(batching_server: LiveServer, ctr_rows: Tensors) -> None:
@@ -112,6 +119,42 @@ def test_grpc_concurrent_requests_get_their_own_rows(batching_server: LiveServer
         assert outputs.shape == (len(part["user_id"]), 1)
         np.testing.assert_allclose(outputs, want, rtol=1e-5, atol=1e-6)
     assert 0 < merged_batches < len(parts), "concurrent requests were never merged into one batch"
+
+
+def test_grpc_classify_is_batched_and_each_caller_gets_its_results(
+    batching_server: LiveServer, artifacts: Path
+) -> None:
+    from export.samples import sample_examples
+
+    examples = sample_examples(artifacts, n=48, seed=3)
+    groups = [examples[i : i + 2] for i in range(0, len(examples), 2)]
+
+    def classify(stub: Any, group: list[bytes]) -> list[list[tuple[str, float]]]:
+        request = classification_pb2.ClassificationRequest()
+        request.model_spec.name = "ctr"
+        request.model_spec.signature_name = "classification"
+        for serialized in group:
+            request.input.example_list.examples.add().ParseFromString(serialized)
+        result = stub.Classify(request, timeout=60).result
+        return [[(c.label, c.score) for c in item.classes] for item in result.classifications]
+
+    with grpc.insecure_channel(batching_server.grpc_target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        expected = [classify(stub, group) for group in groups]
+        before_text = scrape(batching_server)
+        got = parallel(lambda group: classify(stub, group), groups, workers=24)
+    after_text = scrape(batching_server)
+    for want, have in zip(expected, got, strict=True):
+        assert [[label for label, _ in item] for item in have] == [["0", "1"]] * 2
+        np.testing.assert_allclose(
+            [[s for _, s in i] for i in have], [[s for _, s in i] for i in want], rtol=1e-5
+        )
+    merged = metric(after_text, ":tensorflow:serving:batching_session:wrapped_run_count{}") - metric(
+        before_text, ":tensorflow:serving:batching_session:wrapped_run_count{}"
+    )
+    assert 0 < merged < len(groups), "concurrent Classify requests were never merged into one batch"
+    runtime = ':tensorflow:serving:runtime_latency_count{model_name="ctr",API="Classify",runtime="TF1"}'
+    assert metric(after_text, runtime) - metric(before_text, runtime) == len(groups)
 
 
 def test_request_larger_than_max_batch_size_is_rejected(

@@ -112,9 +112,7 @@ def test_hot_add_and_broken_version_under_traffic(server: LiveServer, base: Path
     metadata = requests.get(f"{server.rest_url}/v1/models/linear/metadata", timeout=10).json()
     assert metadata["model_spec"]["version"] == "2"
     metrics = requests.get(f"{server.rest_url}/monitoring/prometheus/metrics", timeout=10).text
-    warmed = (
-        f':tensorflow:serving:model_warmup_records_read{{model_path="{base / "linear" / "2"}",status="OK"}}'
-    )
+    warmed = f':tfkit:serving:model_warmup_records_read{{model_path="{base / "linear" / "2"}",status="OK"}}'
     assert warmed in metrics
 
 

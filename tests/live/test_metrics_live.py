@@ -1,4 +1,6 @@
-"""Live metrics: Prometheus text at the monitoring config's path on the REST port, after real traffic."""
+"""Live metrics: Prometheus text at the monitoring config's path on the REST port, after real traffic,
+counted as upstream counts it (model_servers/http_server.cc for REST, prediction_service_impl.cc for
+gRPC, servables/tensorflow/util.cc and predict_util.cc for the names, labels and runtime latency)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,13 @@ import grpc
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 from serving.grpc.codec import tensor_proto_from_numpy
 from tests.support.server import LiveServer
@@ -37,10 +45,10 @@ def test_metrics_count_requests_per_model_api_and_status(live_server: LiveServer
     ok = ':tensorflow:serving:request_count{model_name="linear",status="OK"}'
     missing = ':tensorflow:serving:request_count{model_name="nope",status="NOT_FOUND"}'
     rest_latency = (
-        ':tensorflow:serving:request_latency_count{API="predict",entrypoint="REST",model_name="linear"}'
+        ':tensorflow:serving:request_latency_count{model_name="linear",API="predict",entrypoint="REST"}'
     )
     grpc_latency = (
-        ':tensorflow:serving:request_latency_count{API="Predict",entrypoint="GRPC",model_name="linear"}'
+        ':tensorflow:serving:request_latency_count{model_name="linear",API="Predict",entrypoint="GRPC"}'
     )
     url = f"{live_server.rest_url}/v1/models/linear:predict"
     for _ in range(3):
@@ -67,6 +75,43 @@ def test_metrics_count_requests_per_model_api_and_status(live_server: LiveServer
     assert 3 < total_us < 3 * 60_000_000
 
 
+def test_grpc_counts_only_predict_classify_regress_and_rest_get_has_an_empty_api(
+    live_server: LiveServer,
+) -> None:
+    """prediction_service_impl.cc records request_count/latency in Predict, Classify and Regress only;
+    http_server.cc records every REST request, with API = the captured verb ("" for a GET)."""
+    import numpy as np
+
+    ok = ':tensorflow:serving:request_count{model_name="linear",status="OK"}'
+    rest_get = ':tensorflow:serving:request_latency_count{model_name="linear",API="",entrypoint="REST"}'
+    runtime = ':tensorflow:serving:runtime_latency_count{model_name="linear",API="Predict",runtime="TF1"}'
+    before = scrape(live_server)
+    with grpc.insecure_channel(live_server.grpc_target) as channel:
+        metadata = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        metadata.model_spec.name = "linear"
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).GetModelMetadata(metadata, timeout=30)
+        status = get_model_status_pb2.GetModelStatusRequest()
+        status.model_spec.name = "linear"
+        model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(status, timeout=30)
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "linear"
+        request.inputs["x"].CopyFrom(tensor_proto_from_numpy(np.array([[1.0]], dtype=np.float32)))
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert requests.get(f"{live_server.rest_url}/v1/models/linear", timeout=10).status_code == 200
+    after = scrape(live_server)
+    assert value(after, ok) - value(before, ok) == 2  # the gRPC Predict and the REST GET
+    assert value(after, rest_get) - value(before, rest_get) == 1
+    assert value(after, runtime) - value(before, runtime) == 1
+
+
+def test_metrics_text_is_the_upstream_exporters(live_server: LiveServer) -> None:
+    """util/prometheus_exporter.cc: `# TYPE` lines only, buckets printed as absl::StrCat(double)."""
+    text = scrape(live_server)
+    assert "# HELP" not in text
+    assert re.search(r':tensorflow:serving:request_latency_bucket\{[^}]*le="32\.4"\} \d+\n', text)
+    assert re.search(r':tensorflow:serving:request_latency_bucket\{[^}]*le="1\.27482e\+06"\} \d+\n', text)
+
+
 def test_metrics_report_model_loads_and_loaded_versions(live_server: LiveServer) -> None:
     text = scrape(live_server)
     families = {family.name for family in text_string_to_metric_families(text)}
@@ -82,3 +127,4 @@ def test_metrics_report_model_loads_and_loaded_versions(live_server: LiveServer)
 def test_metrics_path_is_exact_and_only_on_rest(live_server: LiveServer) -> None:
     assert requests.get(f"{live_server.rest_url}{PATH}/extra", timeout=10).status_code == 404
     assert requests.get(f"{live_server.rest_url}/metrics", timeout=10).status_code == 404
+    assert requests.get(f"{live_server.rest_url}{PATH}?a=b", timeout=10).status_code == 400

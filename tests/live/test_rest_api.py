@@ -229,6 +229,65 @@ def test_paths_outside_v1_are_html_404(live_server: LiveServer) -> None:
     assert resp.status_code == 404 and not resp.headers["content-type"].startswith("application/json")
 
 
+# ---- URL grammar (http_rest_api_util.cc ParseModelInfo over evhttp_request.cc's path_and_query) ---------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        # The query is part of the matched path: the POST regex must end in the verb.
+        (
+            "POST",
+            "/v1/models/linear:predict?x=1",
+            400,
+            "Malformed request: POST /v1/models/linear:predict?x=1",
+        ),
+        # ... and a GET's model name takes the query with it ([^/:]+).
+        ("GET", "/v1/models/linear?x=1", 404, "Could not find any versions of model linear?x=1"),
+        (
+            "GET",
+            "/v1/models/linear/metadata?x=1",
+            400,
+            "Malformed request: GET /v1/models/linear/metadata?x=1",
+        ),
+        # No trailing slash in either grammar.
+        ("GET", "/v1/models/linear/", 400, "Malformed request: GET /v1/models/linear/"),
+        ("POST", "/v1/models/linear/:predict", 400, "Malformed request: POST /v1/models/linear/:predict"),
+        # The regex is case-insensitive but the verb is compared as captured.
+        ("POST", "/v1/models/linear:PREDICT", 400, "Malformed request: POST /v1/models/linear:PREDICT"),
+        ("POST", "/v1/models/linear/versions/1/labels/x:predict", 400, "Malformed request: POST "),
+        ("DELETE", "/v1/models/linear", 400, "Malformed request: DELETE /v1/models/linear"),
+        ("POST", "/v1/models/linear", 400, "Malformed request: POST /v1/models/linear"),
+        ("GET", "/v1/models/", 400, "Malformed request: GET /v1/models/"),
+        ("GET", "/v1/models/linear/labels/", 400, "Malformed request: GET /v1/models/linear/labels/"),
+        # Percent-encoded names and labels are decoded after matching (curl_easy_unescape).
+        ("GET", "/v1/models/no%70e", 404, "Could not find any versions of model nope"),
+    ],
+)
+def test_url_grammar(live_server: LiveServer, method: str, path: str, status: int, message: str) -> None:
+    resp = requests.request(method, live_server.rest_url + path, data=b"{}", timeout=30)
+    assert resp.status_code == status, resp.text
+    assert message in _error(resp)
+
+
+def test_url_grammar_accepted_forms(live_server: LiveServer) -> None:
+    """Case-insensitive prefix and subresource; `/METADATA` is not `metadata`, so it is a status request."""
+    assert _get(live_server, "/V1/MODELS/linear").json()["model_version_status"]
+    assert "model_version_status" in _get(live_server, "/v1/models/linear/METADATA").json()
+    assert "metadata" in _get(live_server, "/v1/models/linear/metadata").json()
+    resp = _post(live_server, "/V1/Models/linear:predict", {"instances": [[1.0]]})
+    assert resp.status_code == 200, resp.text
+
+
+def test_metrics_path_with_a_query_is_upstreams_400(live_server: LiveServer) -> None:
+    """http_server.cc ProcessPrometheusRequest: found by path, then uri_path() (with query) must equal it."""
+    resp = _get(live_server, "/monitoring/prometheus/metrics?x=1")
+    assert resp.status_code == 400 and resp.headers["content-type"].startswith("text/plain")
+    assert resp.text == (
+        "Unexpected path: /monitoring/prometheus/metrics?x=1. Should be /monitoring/prometheus/metrics"
+    )
+
+
 # ---- classify / regress -------------------------------------------------------------------------------
 
 
@@ -357,6 +416,9 @@ def test_cors_headers_and_preflight(live_server: LiveServer) -> None:
     assert ok.headers["access-control-allow-origin"] == "*"
     bad = requests.options(url, timeout=30)
     assert bad.status_code == 400 and bad.content == b""
+    # RE2::PartialMatch(origin, "https?://"): anywhere in the header, case-sensitive.
+    assert requests.options(url, headers={"Origin": "x https://a"}, timeout=30).status_code == 200
+    assert requests.options(url, headers={"Origin": "HTTP://a"}, timeout=30).status_code == 400
 
 
 def test_prometheus_metrics(live_server: LiveServer) -> None:

@@ -336,9 +336,15 @@ def test_metrics_record_batch_and_queue() -> None:
     run(body)
     scheduler.shutdown()
     text = metrics.render().decode()
-    assert ':tensorflow:serving:batching:processed_batch_size_count{model_name="m"} 1.0' in text
-    assert ':tensorflow:serving:batching:input_batch_size_sum{model_name="m"} 8.0' in text
-    assert ":tensorflow:serving:batching_session:queuing_latency_count" in text
+    # batching_session.cc / batching_util.h: each input tensor's rows, each task's queueing time, the
+    # merged batch's size and padding (labelled with the execution batch size), each wrapped run.
+    assert ":tensorflow:serving:batching_session:input_batch_size_count{} 8\n" in text  # 4 tasks x 2 inputs
+    assert ":tensorflow:serving:batching_session:input_batch_size_sum{} 16\n" in text
+    pool = '{thread_pool_name="model_server_batch_threads"}'
+    assert ":tensorflow:serving:batching_session:queuing_latency_count" + pool + " 4\n" in text
+    assert ":tensorflow:serving:batching_session:processed_batch_size_sum{} 8\n" in text
+    assert ':tensorflow:serving:batching_session:padding_size_sum{execution_batch_size="8"} 0\n' in text
+    assert ":tensorflow:serving:batching_session:wrapped_run_count{} 1\n" in text
 
 
 def test_requests_with_other_input_names_never_share_a_batch() -> None:

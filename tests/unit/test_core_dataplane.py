@@ -1,9 +1,11 @@
 """start_core + DataPlane: the async API the adapters call, with batching, deadlines, metadata checks,
-MultiInference rules, startup failure and config-file polling."""
+MultiInference rules, the one request lifecycle (metrics, catch-all INTERNAL), startup failure and
+config-file polling."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import numpy as np
 import pytest
 
 from serving.core import StartupError, start_core
+from serving.dataplane import INTERNAL_TEXT
 from serving.settings import BatchingSettings, ServerSettings
-from serving.status import DeadlineExceeded, InvalidArgument, NotFound
+from serving.status import DeadlineExceeded, Internal, InvalidArgument, NotFound
 from serving.types import (
     CallContext,
     ExamplesRequest,
@@ -21,7 +24,10 @@ from serving.types import (
     ModelSpec,
     MultiInferenceRequest,
     PredictRequest,
+    SignatureInfo,
     State,
+    Tensors,
+    VersionPolicy,
 )
 from tests.unit.core_savedmodels import add_corrupt_version, add_version, example
 
@@ -40,20 +46,23 @@ def test_dataplane_end_to_end(tmp_path: Path) -> None:
         core = await start_core(settings_for(ModelConfig("half", str(tmp_path / "half"))))
         dp = core.dataplane
         try:
-            resolved, info = dp.resolve(ModelSpec("half"))
-            assert (resolved.version, resolved.signature_name, info.inputs["x"].dtype) == (
-                123,
-                "serving_default",
-                "DT_FLOAT",
-            )
+            seen: list[SignatureInfo] = []
+
+            async def decode(info: SignatureInfo) -> Tensors:
+                seen.append(info)
+                return {"x": X}
+
+            decoded = await dp.predict(PredictRequest(ModelSpec("half"), decode=decode), CTX)
+            assert (seen[0].name, seen[0].inputs["x"].dtype) == ("serving_default", "DT_FLOAT")
+            assert (decoded.spec.version, decoded.spec.signature_name) == (123, "serving_default")
             with pytest.raises(
                 InvalidArgument, match=r'^Serving signature name: "nope" not found in signature def$'
             ):
-                dp.resolve(ModelSpec("half", signature_name="nope"))
+                await dp.predict(PredictRequest(ModelSpec("half", signature_name="nope"), decode=decode), CTX)
             response = await dp.predict(PredictRequest(ModelSpec("half"), {"x": X}), CTX)
             np.testing.assert_allclose(response.outputs["y"], [2.5, 3.0, 4.5])
             runtime = (
-                ':tensorflow:serving:runtime_latency_count{API="Predict",model_name="half",runtime="TF"} 1.0'
+                ':tensorflow:serving:runtime_latency_count{model_name="half",API="Predict",runtime="TF1"} 2\n'
             )
             assert runtime in core.metrics.render().decode()
             assert (response.spec.name, response.spec.version) == ("half", 123)
@@ -148,11 +157,176 @@ def test_batching_splits_results_per_request(tmp_path: Path) -> None:
             for x, response in zip(requests, responses, strict=True):
                 np.testing.assert_allclose(response.outputs["y"], 0.5 * x + 2)
             text = core.metrics.render().decode()
-            assert ":tensorflow:serving:batching:processed_batch_size" in text
+            assert ":tensorflow:serving:batching_session:processed_batch_size_count{}" in text
+            # With batching on, each request's runtime latency (queue + batch run) is still recorded.
+            assert ':runtime_latency_count{model_name="half",API="Predict",runtime="TF1"} 24\n' in text
+            pool = '{thread_pool_name="model_server_batch_threads"}'
+            assert ":batching_session:queuing_latency_count" + pool + " 24\n" in text
         finally:
             await core.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_batching_covers_classify_and_regress(tmp_path: Path) -> None:
+    """Upstream batches every SignatureDef of the session (bundle_factory_util.cc WrapSessionForBatching):
+    Classify and Regress requests share batches too, and each caller gets its own results back."""
+    add_version(tmp_path / "half", 1)
+    batching = BatchingSettings(max_batch_size=64, batch_timeout_micros=20_000, num_batch_threads=1)
+
+    async def scenario() -> None:
+        core = await start_core(settings_for(ModelConfig("half", str(tmp_path / "half")), batching=batching))
+        dp = core.dataplane
+        try:
+            regress_spec = ModelSpec("half", signature_name="regress_x_to_y")
+            classify_spec = ModelSpec("half", signature_name="classify_classes")
+            values = [float(i) for i in range(8)]
+            regressed = await asyncio.gather(
+                *(
+                    dp.regress(ExamplesRequest(regress_spec, [example(v), example(v + 1)]), CTX)
+                    for v in values
+                )
+            )
+            classified = await asyncio.gather(
+                *(dp.classify(ExamplesRequest(classify_spec, [example(v)]), CTX) for v in values)
+            )
+            for v, r, c in zip(values, regressed, classified, strict=True):
+                assert r.values == [0.5 * v + 2, 0.5 * (v + 1) + 2]
+                assert [label for label, _ in c.classifications[0]] == [b"low", b"high"]
+                assert c.classifications[0][1][1] == pytest.approx((0.5 * v + 2) / 10)
+            text = core.metrics.render().decode()
+            batches = int(
+                text.split(":tensorflow:serving:batching_session:wrapped_run_count{} ")[1].split()[0]
+            )
+            assert 2 <= batches < 16  # requests were merged
+            assert ':runtime_latency_count{model_name="half",API="Regress",runtime="TF1"} 8\n' in text
+            assert ':runtime_latency_count{model_name="half",API="Classify",runtime="TF1"} 8\n' in text
+            with pytest.raises(InvalidArgument, match=r"^Input is empty\.$"):
+                await dp.regress(ExamplesRequest(regress_spec, []), CTX)
+            # A Predict fetching only some outputs matches no batching signature: it runs directly
+            # (batching_session.cc looks the run's TensorSignature up among the SignatureDefs').
+            sum_ab = ModelSpec("half", signature_name="sum_ab")
+            ab = {"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)}
+            filtered = await dp.predict(PredictRequest(sum_ab, ab, ("s",)), CTX)
+            assert list(filtered.outputs) == ["s"]
+            assert core.metrics.render().decode().count("wrapped_run_count{} " + str(batches)) == 1
+        finally:
+            await core.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_per_model_batching_parameters(tmp_path: Path) -> None:
+    """bundle_factory_util.cc GetPerModelBatchingParams: with per-model parameters on, a version with
+    batching_params.pbtxt is batched with them; a version without one is not batched at all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.batching import BatchScheduler
+    from serving.dataplane import DataPlane
+
+    add_version(tmp_path / "half", 1)
+    add_version(tmp_path / "plain", 1)
+    (tmp_path / "half" / "1" / "batching_params.pbtxt").write_text("max_batch_size { value: 4 }\n")
+
+    async def scenario() -> None:
+        settings = settings_for(
+            ModelConfig("half", str(tmp_path / "half")), ModelConfig("plain", str(tmp_path / "plain"))
+        )
+        core = await start_core(settings)
+        executor = ThreadPoolExecutor(2)
+        scheduler = BatchScheduler(BatchingSettings(num_batch_threads=1), core.metrics)
+        dp = DataPlane(core.manager, executor, scheduler, core.metrics, per_model_batching=True)
+        try:
+            with pytest.raises(
+                InvalidArgument, match=r"^Task size 5 is larger than maximum input batch size 4$"
+            ):
+                await dp.predict(PredictRequest(ModelSpec("half"), {"x": np.ones(5, np.float32)}), CTX)
+            out = await dp.predict(PredictRequest(ModelSpec("plain"), {"x": np.ones(5, np.float32)}), CTX)
+            np.testing.assert_allclose(out.outputs["y"], [2.5] * 5)
+            assert ":wrapped_run_count{} " not in core.metrics.render().decode()
+        finally:
+            await dp.close()
+            scheduler.shutdown()
+            executor.shutdown()
+            await core.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_inputs_typed_against_a_version_run_on_that_version(tmp_path: Path) -> None:
+    """The servable is resolved once: a version swap while the request decodes does not move the run."""
+    add_version(tmp_path / "half", 1, offset=2.0)
+
+    async def scenario() -> None:
+        core = await start_core(settings_for(ModelConfig("half", str(tmp_path / "half"))))
+        dp = core.dataplane
+        try:
+
+            async def decode_during_swap(info: SignatureInfo) -> Tensors:
+                add_version(tmp_path / "half", 2, offset=3.0)
+                await dp.reload_config(
+                    [
+                        ModelConfig(
+                            "half",
+                            str(tmp_path / "half"),
+                            version_policy=VersionPolicy("specific", versions=(2,)),
+                        )
+                    ]
+                )
+                assert _version(dp, "half") == 2
+                return {"x": X}
+
+            response = await dp.predict(PredictRequest(ModelSpec("half"), decode=decode_during_swap), CTX)
+            assert response.spec.version == 1
+            np.testing.assert_allclose(response.outputs["y"], [2.5, 3.0, 4.5])
+        finally:
+            await core.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_serve_records_each_request_once_and_hides_exception_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """http_server.cc counts every REST request; prediction_service_impl.cc counts gRPC Predict, Classify
+    and Regress only; latency for OK only. A bug becomes INTERNAL with a fixed text, traceback logged."""
+
+    async def scenario() -> str:
+        core = await start_core(settings_for())
+        dp = core.dataplane
+        try:
+
+            async def ok(ctx: CallContext) -> str:
+                return "done"
+
+            async def bug(ctx: CallContext) -> str:
+                raise ZeroDivisionError("secret internals")
+
+            async def missing(ctx: CallContext) -> str:
+                raise NotFound("Servable not found")
+
+            assert await dp.serve(CallContext("GRPC", api="Predict", model="m"), ok) == "done"
+            assert await dp.serve(CallContext("GRPC", api="GetModelMetadata", model="m"), ok) == "done"
+            assert await dp.serve(CallContext("GRPC", api="MultiInference", model="m"), ok) == "done"
+            assert await dp.serve(CallContext("REST", api="", model="m"), ok) == "done"
+            with pytest.raises(NotFound):
+                await dp.serve(CallContext("GRPC", api="Regress", model="m"), missing)
+            with pytest.raises(Internal) as err:
+                await dp.serve(CallContext("REST", api="predict", model="m"), bug)
+            assert err.value.message == INTERNAL_TEXT and "secret" not in err.value.message
+            return core.metrics.render().decode()
+        finally:
+            await core.shutdown()
+
+    with caplog.at_level(logging.ERROR, logger="serving.dataplane"):
+        text = asyncio.run(scenario())
+    assert "ZeroDivisionError: secret internals" in caplog.text  # the traceback is in the log
+    assert ':tensorflow:serving:request_count{model_name="m",status="OK"} 2\n' in text
+    assert ':tensorflow:serving:request_count{model_name="m",status="NOT_FOUND"} 1\n' in text
+    assert ':tensorflow:serving:request_count{model_name="m",status="INTERNAL"} 1\n' in text
+    assert ':request_latency_count{model_name="m",API="Predict",entrypoint="GRPC"} 1\n' in text
+    assert ':request_latency_count{model_name="m",API="",entrypoint="REST"} 1\n' in text
+    assert 'API="GetModelMetadata"' not in text and 'API="MultiInference"' not in text
 
 
 def test_startup_failure_text(tmp_path: Path) -> None:
@@ -192,13 +366,13 @@ def test_reload_via_dataplane_and_config_file_polling(tmp_path: Path) -> None:
             await dp.reload_config(
                 [ModelConfig("half", str(tmp_path / "half")), ModelConfig("other", str(tmp_path / "other"))]
             )
-            assert dp.resolve(ModelSpec("other"))[0].version == 2
+            assert _version(dp, "other") == 2
             # The file poller reverts RPC changes to the file's content (upstream behaviour) ...
             await _eventually(lambda: _missing(dp, "other"))
             # ... keeps the old config when the file does not parse ...
             config_file.write_text("model_config_list { config { name: ")
             assert not await asyncio.to_thread(core.reload_config_file)
-            assert dp.resolve(ModelSpec("half"))[0].version == 1
+            assert _version(dp, "half") == 1
             write_config("half", "other")  # ... and applies a valid edit.
             await _eventually(lambda: not _missing(dp, "other"))
         finally:
@@ -207,9 +381,13 @@ def test_reload_via_dataplane_and_config_file_polling(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def _version(dp: object, name: str) -> int:
+    return int(dp.metadata(ModelSpec(name), ["signature_def"]).spec.version)  # type: ignore[attr-defined]
+
+
 def _missing(dp: object, name: str) -> bool:
     try:
-        dp.resolve(ModelSpec(name))  # type: ignore[attr-defined]
+        _version(dp, name)
     except NotFound:
         return True
     return False

@@ -1,4 +1,5 @@
-"""Warmup replay: missing file, valid records (all log types), iterations, and every failure status."""
+"""Warmup replay: missing file, valid records (all log types), iterations, every failure status, and the
+metrics a replay records (servables/tensorflow/saved_model_warmup.cc, saved_model_warmup_util.cc)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_replays_every_log_type_and_records_metrics(servable: Servable) -> None:
             examples_log("regress_log", [1.0], "")
         ).regress_log.request.input
     )
+    multi.multi_inference_log.request.tasks[0].model_spec.name = "half"
     records = [
         predict_log({"x": X}),
         examples_log("classify_log", [1.0, 2.0], "classify_x_to_y"),
@@ -48,10 +50,31 @@ def test_replays_every_log_type_and_records_metrics(servable: Servable) -> None:
     metrics = Metrics()
     assert run_warmup(servable, iterations=3, metrics=metrics) == len(records)
     text = metrics.render().decode()
+    assert f':tfkit:serving:model_warmup_records_read{{model_path="{servable.path}",status="OK"}} 5\n' in text
     assert (
-        f':tensorflow:serving:model_warmup_records_read{{model_path="{servable.path}",status="OK"}} 5.0'
+        f':tensorflow:serving:model_warmup_latency_count{{model_path="{servable.path}",status="OK"}} 1\n'
         in text
     )
+    # RunPredict / RunClassify / RunRegress record runtime latency under the record's model name (3
+    # iterations each); RunMultiInference records the example count instead.
+    for api in ("Predict", "Classify", "Regress"):
+        model = "ignored" if api == "Predict" else ""
+        assert f':runtime_latency_count{{model_name="{model}",API="{api}",runtime="TF1"}} 3\n' in text
+    assert ':tensorflow:serving:request_example_count_total{model="half"} 3\n' in text
+
+
+def test_warmup_decodes_tensors_with_the_kits_codec(servable: Servable) -> None:
+    """A TensorProto whose content does not fit its shape fails as the gRPC API does (predict_util.cc)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    entry = prediction_log_pb2.PredictionLog()
+    tensor = entry.predict_log.request.inputs["x"]
+    tensor.dtype = 1  # DT_FLOAT
+    tensor.tensor_shape.dim.add(size=3)
+    tensor.tensor_content = b"\x00" * 5
+    write_records(warmup_path(servable.path), [entry.SerializeToString()])
+    with pytest.raises(InvalidArgument, match=r"^tensor parsing error: x$"):
+        run_warmup(servable)
 
 
 def test_more_than_max_records_fails(servable: Servable) -> None:
@@ -70,10 +93,15 @@ def test_corrupt_file_is_data_loss(servable: Servable) -> None:
     path = warmup_path(servable.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"this is not a tfrecord file at all, just text")
+    metrics = Metrics()
     with pytest.raises(DataLoss) as info:
-        run_warmup(servable)
+        run_warmup(servable, metrics=metrics)
     assert "corrupted record at 0" in str(info.value)
     assert str(info.value).endswith("Please verify your warmup data is in TFRecord format.")
+    # The read error's status text labels the latency (Status::ToString(), before the hint is added).
+    text = metrics.render().decode()
+    assert f':model_warmup_latency_count{{model_path="{servable.path}",status="DATA_LOSS: ' in text
+    assert 'TFRecord format."' not in text
 
 
 def test_unparseable_record(servable: Servable) -> None:
@@ -95,5 +123,8 @@ def test_unsupported_log_type(servable: Servable) -> None:
 
 def test_failing_request_fails_warmup(servable: Servable) -> None:
     write_records(warmup_path(servable.path), [predict_log({"x": X.astype(np.float16)})])
+    metrics = Metrics()
     with pytest.raises(InvalidArgument, match=r"^Expects arg\[0\] to be float but half is provided$"):
-        run_warmup(servable)
+        run_warmup(servable, metrics=metrics)
+    # Upstream's single-threaded loop returns before recording model_warmup_latency.
+    assert "model_warmup_latency_count" not in metrics.render().decode()

@@ -1,4 +1,4 @@
-"""serving.rest examples / documents / routes: classify-regress JSON, status + metadata JSON, paths."""
+"""serving.rest examples / documents: classify-regress JSON, status and metadata JSON."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from serving.rest.codec import parse_request_body
 from serving.rest.documents import metadata_response, status_response
 from serving.rest.examples import classify_response, examples_from_request, regress_response
-from serving.rest.routes import VersionOverflow, route
 from serving.status import Code, InvalidArgument
-from serving.types import ModelMetadata, ModelSpec, ResolvedSpec, State, VersionStatus
+from serving.types import ModelMetadata, ResolvedSpec, State, VersionStatus
 
 
 def _examples(body: Any) -> list[example_pb2.Example]:
@@ -127,39 +126,3 @@ def test_metadata_document() -> None:
         "unknown_rank": False,
     }
     assert doc["metadata"]["signature_def"]["signature_def"]["serving_default"]["defaults"] == {}
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "api", "spec"),
-    [
-        ("POST", "/v1/models/m:predict", "predict", ModelSpec("m")),
-        ("POST", "/V1/MODELS/m/versions/3:classify", "classify", ModelSpec("m", version=3)),
-        ("POST", "/v1/models/m/labels/stable:regress", "regress", ModelSpec("m", label="stable")),
-        ("POST", "/v1/models/a%20b/labels/c%2Fd:predict", "predict", ModelSpec("a b", label="c/d")),
-        ("POST", "/v1/models/m:PREDICT", "malformed", ModelSpec("")),
-        ("POST", "/v1/models/m/version/50:predict", "malformed", ModelSpec("")),
-        ("POST", "/v1/models/m/versions/-1:predict", "malformed", ModelSpec("")),
-        ("POST", "/v1/models/m/metadata", "malformed", ModelSpec("")),
-        ("GET", "/v1/models/m:predict", "malformed", ModelSpec("")),
-        ("GET", "/v1/models/debug/model_name", "malformed", ModelSpec("")),
-        ("GET", "/v1/models/m/", "malformed", ModelSpec("")),
-        ("PUT", "/v1/models/m", "malformed", ModelSpec("")),
-        ("GET", "/v1/models/m", "status", ModelSpec("m")),
-        ("GET", "/v1/models/m/versions/7", "status", ModelSpec("m", version=7)),
-        ("GET", "/v1/models/m/labels/x", "status", ModelSpec("m", label="x")),
-        ("GET", "/v1/models/m/METADATA", "status", ModelSpec("m")),
-        ("GET", "/v1/models/m/versions/7/metadata", "metadata", ModelSpec("m", version=7)),
-        ("GET", "/v1/models", "status", ModelSpec("")),
-    ],
-)
-def test_route(method: str, path: str, api: str, spec: ModelSpec) -> None:
-    target = route(method, path)
-    assert target.api == api
-    if api != "malformed":
-        assert target.spec == spec
-
-
-def test_version_overflow() -> None:
-    big = "99999999999999999999"
-    with pytest.raises(VersionOverflow, match=rf"Failed to convert version: {big} to numeric\."):
-        route("POST", f"/v1/models/m/versions/{big}:predict")

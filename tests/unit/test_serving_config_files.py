@@ -169,7 +169,6 @@ def test_batching_fields_parse_including_wrappers_and_lists() -> None:
         ),
         ("num_batch_threads { value: 0 }", "num_batch_threads must be positive; was 0"),
         ("max_enqueued_batches { value: 0 }", "max_enqueued_batches must be positive; was 0"),
-        ("pad_variable_length_inputs: true", "pad_variable_length_inputs is not supported by tfkit serve"),
         ("max_batch_size: 8", "Error parsing text-format tensorflow.serving.BatchingParameters: 1:17:"),
     ],
 )

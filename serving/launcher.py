@@ -1,7 +1,7 @@
 """Start `tfkit serve` as a child process on free ports and wait for readiness (never sleeps blindly).
 
 One launcher for everything that needs a live server: the tests (through tests/support/server.py) and
-the benchmarks (serving/bench_load.py, clients/bench.py).
+the benchmarks (bench/) and the browser demo (web/serve_demo.py).
 
 Readiness = the process is alive and `GET /v1/models/<m>` lists an AVAILABLE version for every expected
 model (ports open only after the initial load, as upstream). A process that exits early fails the wait
@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-TFKIT = [sys.executable, "-m", "export.tfkit"]
+TFKIT = [sys.executable, "-m", "tfkit"]
 
 
 def free_port() -> int:

@@ -16,8 +16,8 @@ import pytest
 from clients import DeadlineExceeded, ResourceExhausted, RestClient, RetryPolicy, ServingError
 from clients.errors import ConnectionFailed, Unavailable
 from clients.retry import NO_RETRY
-from export.tfkit import main as tfkit
 from tests.support.server import REPO, LiveServer, free_port, running_server, start_server
+from tfkit.cli import main as tfkit
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_cli_exit_codes_end_to_end(live_server: LiveServer) -> None:
     argv = [
         sys.executable,
         "-m",
-        "export.tfkit",
+        "tfkit",
         "predict",
         "--rest",
         live_server.rest_url,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from clients.cli import Target, inputs_from_instances, load_request, register
-from export.tfkit import main
 from tests.support.server import free_port
+from tfkit.cli import main
 
 
 def parse(*argv: str) -> argparse.Namespace:

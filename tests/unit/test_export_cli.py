@@ -11,7 +11,7 @@ import pytest
 from export.pipeline import PipelineSettings, run_pipeline
 from export.schema import encode_example
 from export.shards import write_meta, write_shards
-from export.tfkit import main
+from tfkit.cli import main
 
 
 def test_import_bad_row_exits_1_naming_file_and_row(

@@ -214,7 +214,7 @@ def test_local_path_maps_container_paths_once() -> None:
 
 
 def test_real_tfkit_entry_point_passes_tf_serving_flags_through(capsys: pytest.CaptureFixture[str]) -> None:
-    from export.tfkit import main
+    from tfkit.cli import main
 
     assert main(["serve", "--model_base_path=/m", "--bogus_flag"]) == 2
     assert "Unknown flag --bogus_flag" in capsys.readouterr().err

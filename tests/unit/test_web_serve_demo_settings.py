@@ -49,7 +49,7 @@ def test_bad_arguments_exit_with_a_message(
 
 def test_started_server_has_cors_on_and_the_kit_flags(tmp_path: Path) -> None:
     argv = serve_argv(tfkit_serve_flags(DemoSettings(artifacts=tmp_path)), grpc_port=9000, rest_port=9001)
-    assert argv[1:4] == ["-m", "export.tfkit", "serve"]
+    assert argv[1:4] == ["-m", "tfkit", "serve"]
     assert "--rest_api_enable_cors_support=true" in argv
     assert f"--tfkit_path_map=/models={tmp_path / 'models'}" in argv
     assert "--model_config_file=serving/models.config" in argv

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -273,7 +274,8 @@ def test_inputs_typed_against_a_version_run_on_that_version(tmp_path: Path) -> N
                         )
                     ]
                 )
-                assert _version(dp, "half") == 2
+                # server_core.cc: a reload waits only for newly named models; wait for version 2 here.
+                await _until(lambda: _version(dp, "half") == 2)
                 return {"x": X}
 
             response = await dp.predict(PredictRequest(ModelSpec("half"), decode=decode_during_swap), CTX)
@@ -379,6 +381,14 @@ def test_reload_via_dataplane_and_config_file_polling(tmp_path: Path) -> None:
             await core.shutdown()
 
     asyncio.run(scenario())
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll `condition` (a state the manager reaches on its own threads) until true, else fail."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
 
 
 def _version(dp: object, name: str) -> int:

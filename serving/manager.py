@@ -306,9 +306,10 @@ class ModelManager:
             }
             latest = available[max(available)] if available else None
             self._routes[model.config.name] = Routes(available, latest)
+            # Logged before waiters wake, so the log shows each state before anything that follows from it.
+            events.version_state(model.config.name, version, record.state, record.error)
             self._changed.notify_all()
         self.metrics.set_loaded_versions(model.config.name, len(available))
-        events.version_state(model.config.name, version, record.state, record.error)
 
     def _load(self, model: _Model, version: int, path: str) -> None:
         name = model.config.name

@@ -61,7 +61,7 @@ def rest_worker(url: str, stop: threading.Event, kind: str, pause: float, always
                     for _ in range(rows)
                 ]
                 session.post(f"{url}/v1/models/ctr:predict", json={"instances": instances}, timeout=30)
-            elif kind == "regress":  # runs outside the batcher: the runtime-latency panel
+            elif kind == "regress":  # the batched examples path (one input: the serialized examples)
                 body = {"signature_name": "regression", "examples": [{"x": 1.0}, {"x": 2.0}]}
                 session.post(f"{url}/v1/models/linear:regress", json=body, timeout=30)
             elif kind == "errors":

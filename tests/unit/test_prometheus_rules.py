@@ -19,7 +19,6 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from prometheus_client.utils import floatToGoString
 
 from bench.prometheus import dashboard_panels
 from k8s.manifests import Doc, find, load_documents
@@ -88,26 +87,42 @@ def test_server_errors_are_the_codes_the_error_table_maps_to_5xx() -> None:
         assert set(regex.split("|")) == server_errors
 
 
-def test_latency_objective_is_a_bucket_the_server_exports() -> None:
-    exported = {floatToGoString(bound) for bound in LATENCY_BUCKETS_US}
-    bounds = {b for rule in rules() for b in re.findall(r'le="([^"]+)"', rule["expr"])}
-    assert bounds and bounds <= exported
-
-
-def exported_names() -> set[str]:
-    """Every series name `tfkit serve` exposes, once each metric has a sample."""
+def exported_page() -> str:
+    """The server's Prometheus page once every metric has a sample."""
     metrics = Metrics()
     metrics.observe_request("m", "predict", "REST", "OK", 0.001)
     metrics.observe_runtime("m", "predict", 0.001)
-    metrics.observe_task("m", 1, 0.0)
-    metrics.observe_batch("m", 1, 0.0)
+    metrics.observe_examples("m", 2)
+    metrics.observe_input_batch(2)
+    metrics.observe_queue(0.001)
+    metrics.observe_batch(4, 2)
+    metrics.observe_wrapped_run()
     metrics.observe_load("m", 1, 0.1, True)
-    metrics.observe_warmup("/m/1", 1, 0.1, True)
+    metrics.observe_warmup("/m/1", 1, 0.1, "OK")
     metrics.set_loaded_versions("m", 1)
-    text = metrics.render().decode()
-    return {
-        line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")
-    }
+    return metrics.render().decode()
+
+
+def exported_names() -> set[str]:
+    """Every series name `tfkit serve` exposes (a histogram's _bucket, _sum and _count)."""
+    page = exported_page()
+    typed = {line.split()[2] for line in page.splitlines() if line.startswith("# TYPE ")}
+    names = {line.split("{")[0] for line in page.splitlines() if line and not line.startswith("#")}
+    unsampled = {name for name in typed if not any(n.startswith(name) for n in names)}
+    assert unsampled == set(), "exported_page() must give every metric a sample"
+    return names
+
+
+def test_latency_objective_is_a_bucket_the_server_exports() -> None:
+    """The `le` of the SLO is a request_latency bucket label exactly as the server prints it (absl's
+    six-digit double, util/prometheus_exporter.cc), not the bucket's full-precision value."""
+    page = exported_page()
+    printed = set(re.findall(r':tensorflow:serving:request_latency_bucket\{[^}]*le="([^"]+)"', page))
+    assert len(printed) == len(LATENCY_BUCKETS_US) + 1  # the limits and +Inf
+    bounds = {b for rule in rules() for b in re.findall(r'le="([^"]+)"', rule["expr"])}
+    assert bounds == {"121440"}
+    assert bounds <= printed
+    assert round(LATENCY_BUCKETS_US[16]) == 121440  # 10us * 1.8^16: 121.4 ms
 
 
 def test_rules_and_dashboard_use_only_exported_series() -> None:

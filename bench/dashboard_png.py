@@ -13,6 +13,7 @@ Run by `make bench-dashboard` (part of `make bench`).
 from __future__ import annotations
 
 import argparse
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -61,7 +62,7 @@ def rest_worker(url: str, stop: threading.Event, kind: str, pause: float, always
                     for _ in range(rows)
                 ]
                 session.post(f"{url}/v1/models/ctr:predict", json={"instances": instances}, timeout=30)
-            elif kind == "regress":  # runs outside the batcher: the runtime-latency panel
+            elif kind == "regress":  # the batched examples path (one input: the serialized examples)
                 body = {"signature_name": "regression", "examples": [{"x": 1.0}, {"x": 2.0}]}
                 session.post(f"{url}/v1/models/linear:regress", json=body, timeout=30)
             elif kind == "errors":
@@ -121,9 +122,10 @@ def drive(rest_url: str, grpc_target: str, seconds: float) -> None:
 
 
 def legend_text(template: str, labels: dict[str, str]) -> str:
-    for key, value in labels.items():
-        template = template.replace("{{" + key + "}}", value)
-    return template
+    """Grafana's legend: `{{label}}` becomes the label's value, empty when the series lacks it (Prometheus
+    drops empty labels, such as the API="" of REST GETs)."""
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), template)
+    return " ".join(text.split())
 
 
 def warm_up(rest_url: str, grpc_target: str) -> None:

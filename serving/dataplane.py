@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from serving import events
 from serving.batching import BatchScheduler
 from serving.examples import classification_results, regression_results
 from serving.execution import Execution
@@ -97,6 +98,7 @@ class DataPlane:
                 self._metrics.observe_request(
                     ctx.model, ctx.api, ctx.entrypoint, code.name, time.perf_counter() - started
                 )
+                events.request(ctx.model, ctx.api, ctx.entrypoint, code.name, time.perf_counter() - started)
 
     def render_metrics(self) -> bytes:
         """The Prometheus page (empty without metrics)."""

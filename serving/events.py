@@ -6,7 +6,7 @@ per request, so an operator can follow a rollout in the logs and join it with th
     config_reload  models                                         a model list replaces the current one
     drain          seconds                                        SIGTERM / SIGINT: stop accepting, drain
     stopped        -                                              the server exits
-    request        model, api, entrypoint, status, latency_ms     each finished request (access log)
+    request        model, api, entrypoint, status, latency_ms     each counted request (DataPlane.serve)
 
 `state` is TF Serving's ModelVersionStatus state (START, LOADING, AVAILABLE, UNLOADING, END); a failed
 load is `END` with `error_code` and `error`. Field values equal the metric labels they join with:
@@ -22,11 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from serving.metrics import Metrics
 from serving.status import ServingError
 from serving.types import State
 
@@ -105,7 +103,10 @@ def stopped() -> None:
 
 
 def request(model: str, api: str, entrypoint: str, status: str, seconds: float) -> None:
-    """One finished request (only when the access log is on)."""
+    """One finished request (only when the access log is on). DataPlane.serve calls it right where it
+    counts the request in `:tensorflow:serving:request_count`, so the two agree line for line."""
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
     emit(
         "request",
         logger=ACCESS,
@@ -115,20 +116,3 @@ def request(model: str, api: str, entrypoint: str, status: str, seconds: float) 
         status=status,
         latency_ms=round(seconds * 1000, 3),
     )
-
-
-def log_requests(metrics: Metrics, enabled: bool = True) -> None:
-    """Write an access-log line for every request `metrics` counts.
-
-    Both transports report each finished request once, through `Metrics.observe_request`; logging at that
-    very call makes the access log and `:tensorflow:serving:request_count` agree line for line.
-    """
-    if not enabled:
-        return
-    observe: Callable[[str, str, str, str, float], None] = metrics.observe_request
-
-    def observe_and_log(model: str, api: str, entrypoint: str, code_name: str, seconds: float) -> None:
-        observe(model, api, entrypoint, code_name, seconds)
-        request(model, api, entrypoint, code_name, seconds)
-
-    metrics.observe_request = observe_and_log  # type: ignore[method-assign]

@@ -229,7 +229,6 @@ async def _serve(settings: ServerSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    events.log_requests(core.metrics, settings.tfkit_access_log)
     grpc_server: Any = None
     health: Any = None
     rest: _Uvicorn | None = None

@@ -4,23 +4,28 @@ events of a real ModelManager (v1 AVAILABLE, a corrupt v2 END with its error, v3
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import re
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from serving import events
+from serving.dataplane import DataPlane
 from serving.flags import parse_flags
 from serving.manager import ModelManager
 from serving.metrics import Metrics
 from serving.settings import ServerSettings
-from serving.status import Unavailable
-from serving.types import ModelConfig, State
+from serving.status import InvalidArgument, Unavailable
+from serving.types import CallContext, ModelConfig, State
 from tests.unit.core_savedmodels import add_corrupt_version, add_version
 
 
@@ -98,26 +103,57 @@ def test_access_log_is_off_unless_asked_for() -> None:
 
 
 def test_one_access_line_per_request_the_metrics_count() -> None:
+    """DataPlane.serve writes the access line where it counts the request: REST and gRPC Predict /
+    Classify / Regress, every status; gRPC calls upstream does not count (GetModelMetadata) log nothing."""
     out = io.StringIO()
     events.configure(access_log=True, stream=out)
     metrics = Metrics()
-    events.log_requests(metrics)
-    metrics.observe_request("ctr", "Predict", "GRPC", "OK", 0.002)
-    metrics.observe_request("ctr", "Predict", "GRPC", "INVALID_ARGUMENT", 0.001)
-    assert [(e["model"], e["api"], e["entrypoint"], e["status"]) for e in lines(out)] == [
-        ("ctr", "Predict", "GRPC", "OK"),
-        ("ctr", "Predict", "GRPC", "INVALID_ARGUMENT"),
+    with ThreadPoolExecutor(1) as executor:
+        plane = DataPlane(ModelManager(ServerSettings(), metrics), executor, metrics=metrics)
+
+        async def ok(ctx: CallContext) -> str:
+            return "ok"
+
+        async def bad(ctx: CallContext) -> str:
+            raise InvalidArgument("bad input")
+
+        async def calls() -> None:
+            assert await plane.serve(CallContext("GRPC", "Predict", "ctr"), ok) == "ok"
+            with pytest.raises(InvalidArgument):
+                await plane.serve(CallContext("GRPC", "Predict", "ctr"), bad)
+            await plane.serve(CallContext("REST", "", "ctr"), ok)  # REST GET (status, metadata)
+            await plane.serve(CallContext("GRPC", "GetModelMetadata", "ctr"), ok)  # not counted
+
+        asyncio.run(calls())
+    logged = Counter((e["model"], e["status"]) for e in lines(out))
+    assert [(e["api"], e["entrypoint"], e["status"]) for e in lines(out)] == [
+        ("Predict", "GRPC", "OK"),
+        ("Predict", "GRPC", "INVALID_ARGUMENT"),
+        ("", "REST", "OK"),
     ]
-    text = metrics.render().decode()
-    assert ':tensorflow:serving:request_count{model_name="ctr",status="OK"} 1.0' in text
-    assert ':tensorflow:serving:request_count{model_name="ctr",status="INVALID_ARGUMENT"} 1.0' in text
+    counted = re.findall(
+        r'^:tensorflow:serving:request_count\{model_name="([^"]*)",status="([^"]*)"\} (\d+)$',
+        metrics.render().decode(),
+        re.MULTILINE,
+    )
+    assert logged == {("ctr", "OK"): 2, ("ctr", "INVALID_ARGUMENT"): 1}
+    assert {(model, status): int(n) for model, status, n in counted} == logged
 
 
-def test_log_requests_disabled_leaves_metrics_alone() -> None:
+def test_access_log_off_writes_nothing_for_counted_requests() -> None:
+    out = io.StringIO()
+    events.configure(stream=out)
     metrics = Metrics()
-    observe = metrics.observe_request
-    events.log_requests(metrics, enabled=False)
-    assert metrics.observe_request == observe
+    with ThreadPoolExecutor(1) as executor:
+        plane = DataPlane(ModelManager(ServerSettings(), metrics), executor, metrics=metrics)
+
+        async def ok(ctx: CallContext) -> None:
+            return None
+
+        asyncio.run(plane.serve(CallContext("REST", "predict", "linear"), ok))
+    assert out.getvalue() == ""
+    page = metrics.render().decode()
+    assert ':tensorflow:serving:request_count{model_name="linear",status="OK"} 1\n' in page
 
 
 def test_flag_sets_the_setting(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from prometheus_client.utils import floatToGoString
 
 from bench.prometheus import dashboard_panels
 from k8s.manifests import Doc, find, load_documents
@@ -88,26 +87,28 @@ def test_server_errors_are_the_codes_the_error_table_maps_to_5xx() -> None:
         assert set(regex.split("|")) == server_errors
 
 
-def test_latency_objective_is_a_bucket_the_server_exports() -> None:
-    exported = {floatToGoString(bound) for bound in LATENCY_BUCKETS_US}
-    bounds = {b for rule in rules() for b in re.findall(r'le="([^"]+)"', rule["expr"])}
-    assert bounds and bounds <= exported
-
-
 def exported_names() -> set[str]:
-    """Every series name `tfkit serve` exposes, once each metric has a sample."""
+    """Every series name `tfkit serve` exposes: the page types every metric, even before its first
+    sample; a histogram's series are its _bucket, _sum and _count."""
+    names: set[str] = set()
+    for line in Metrics().render().decode().splitlines():
+        _, _, name, kind = line.split(" ")
+        names |= {name + s for s in ("_bucket", "_sum", "_count")} if kind == "histogram" else {name}
+    return names
+
+
+def test_latency_objective_is_a_bucket_the_server_exports() -> None:
+    """The `le` of the SLO is a request_latency bucket label exactly as the server prints it (absl's
+    six-digit double, util/prometheus_exporter.cc), not the bucket's full-precision value."""
     metrics = Metrics()
     metrics.observe_request("m", "predict", "REST", "OK", 0.001)
-    metrics.observe_runtime("m", "predict", 0.001)
-    metrics.observe_task("m", 1, 0.0)
-    metrics.observe_batch("m", 1, 0.0)
-    metrics.observe_load("m", 1, 0.1, True)
-    metrics.observe_warmup("/m/1", 1, 0.1, True)
-    metrics.set_loaded_versions("m", 1)
-    text = metrics.render().decode()
-    return {
-        line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")
-    }
+    page = metrics.render().decode()
+    printed = set(re.findall(r':tensorflow:serving:request_latency_bucket\{[^}]*le="([^"]+)"', page))
+    assert len(printed) == len(LATENCY_BUCKETS_US) + 1  # the limits and +Inf
+    bounds = {b for rule in rules() for b in re.findall(r'le="([^"]+)"', rule["expr"])}
+    assert bounds == {"121440"}
+    assert bounds <= printed
+    assert round(LATENCY_BUCKETS_US[16]) == 121440  # 10us * 1.8^16: 121.4 ms
 
 
 def test_rules_and_dashboard_use_only_exported_series() -> None:

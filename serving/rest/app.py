@@ -10,6 +10,7 @@ crash). CORS headers are added only with `--rest_api_enable_cors_support`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -133,6 +134,9 @@ class RestApp:
         except ServingError as err:
             code = err.code
             reply = err.http_status, JSON, error_body(err.message)
+        except asyncio.CancelledError:  # shutdown's drain time ran out: 503, as gRPC's UNAVAILABLE then
+            code = Code.UNAVAILABLE
+            reply = http_status(code), JSON, error_body("Cancelling all calls")
         except RecursionError:
             code = Code.INVALID_ARGUMENT
             reply = http_status(code), JSON, error_body("JSON document nested too deeply")

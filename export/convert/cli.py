@@ -159,6 +159,9 @@ def convert_and_report(settings: ConvertSettings) -> int:
                 publish_staged(staging.output_dir, settings.output_dir)  # kept for inspection
                 raise
             publish_staged(staging.output_dir, settings.output_dir)
+            for art in results:  # the published paths
+                moved = [art.bundle, *art.files]
+                art.bundle, *art.files = (settings.output_dir / p.relative_to(staging.output_dir) for p in moved)
     except UnsupportedOpsError as err:
         print(f"tfkit convert: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -170,8 +173,7 @@ def convert_and_report(settings: ConvertSettings) -> int:
         return EXIT_USAGE
     print(format_table([r.parity for r in results if r.parity is not None]))
     for art in results:
-        final = settings.output_dir / art.bundle.relative_to(staging.output_dir)
-        print(f"{art.target:<7} {art.variant:<8} {art.bytes:>10,d} B  {final}")
+        print(f"{art.target:<7} {art.variant:<8} {art.bytes:>10,d} B  {art.bundle}")
     return 0
 
 

@@ -161,7 +161,9 @@ def convert_and_report(settings: ConvertSettings) -> int:
             publish_staged(staging.output_dir, settings.output_dir)
             for art in results:  # the published paths
                 moved = [art.bundle, *art.files]
-                art.bundle, *art.files = (settings.output_dir / p.relative_to(staging.output_dir) for p in moved)
+                art.bundle, *art.files = (
+                    settings.output_dir / p.relative_to(staging.output_dir) for p in moved
+                )
     except UnsupportedOpsError as err:
         print(f"tfkit convert: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -43,6 +43,14 @@ def write_config(path: Path, config: model_server_config_pb2.ModelServerConfig) 
     os.replace(staging, path)
 
 
+def grpc_reload(target: str, config: model_server_config_pb2.ModelServerConfig) -> int:
+    """HandleReloadConfigRequest; returns the reply's error code."""
+    with grpc.insecure_channel(target) as channel:
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        request = model_management_pb2.ReloadConfigRequest(config=config)
+        return int(stub.HandleReloadConfigRequest(request, timeout=120).status.error_code)
+
+
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
     write_half_plus_two(tmp_path / "labeled", 1, offset=1.0)
@@ -77,22 +85,17 @@ def test_file_poll_reload_adds_removes_relabels(base: Path) -> None:
 def test_grpc_reload_adds_removes_relabels(base: Path) -> None:
     flags = [f"--model_config_file={base / 'models.config'}", *BATCHING_FLAGS]
     write_config(base / "models.config", model_config(base, {"labeled": 2, "doomed": None}))
-    with running_server(flags, wait_models=["labeled", "doomed"]) as server:
-        with (
-            traffic(server, "labeled", label="stable") as stable,
-            traffic(server, "doomed", expect_not_found=True) as doomed,
-            grpc.insecure_channel(server.grpc_target) as channel,
-        ):
-            request = model_management_pb2.ReloadConfigRequest(
-                config=model_config(base, {"labeled": 1, "newcomer": None})
-            )
-            reply = model_service_pb2_grpc.ModelServiceStub(channel).HandleReloadConfigRequest(request, timeout=120)
-            assert reply.status.error_code == 0
-            # Blocking, as upstream: the new model is AVAILABLE when the RPC returns.
-            assert version_states(server, "newcomer") == {1: "AVAILABLE"}
-            wait_until(lambda: version_states(server, "doomed") == {1: "END"}, 120, "doomed removed")
-            wait_until(lambda: stable.count(1.0) >= 20, 60, "stable -> version 1")
-            wait_until(lambda: doomed.not_found >= 10, 60, "NOT_FOUND for the removed model")
+    with (
+        running_server(flags, wait_models=["labeled", "doomed"]) as server,
+        traffic(server, "labeled", label="stable") as stable,
+        traffic(server, "doomed", expect_not_found=True) as doomed,
+    ):
+        assert grpc_reload(server.grpc_target, model_config(base, {"labeled": 1, "newcomer": None})) == 0
+        # Blocking, as upstream: the new model is AVAILABLE when the RPC returns.
+        assert version_states(server, "newcomer") == {1: "AVAILABLE"}
+        wait_until(lambda: version_states(server, "doomed") == {1: "END"}, 120, "doomed removed")
+        wait_until(lambda: stable.count(1.0) >= 20, 60, "stable -> version 1")
+        wait_until(lambda: doomed.not_found >= 10, 60, "NOT_FOUND for the removed model")
     assert stable.failures == [] and doomed.failures == []
     assert stable.offsets() == {1.0, 2.0} and set(stable.switches) == {(2.0, 1.0)}
     assert "Traceback" not in server.log()

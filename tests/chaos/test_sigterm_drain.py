@@ -70,7 +70,7 @@ class Callers:
                 self.calls.append(call)
             try:
                 client.predict(MODEL, {"x": np.array([1.0], np.float32)})
-            except Exception as error:  # noqa: BLE001 - the outcome of every call is recorded
+            except Exception as error:
                 call.error = f"{type(error).__name__}: {error}"
             call.ended = time.monotonic()
             if call.error:
@@ -85,7 +85,9 @@ class Callers:
 
     def in_flight(self, at: float) -> list[Call]:
         with self.lock:
-            return [c for c in self.calls if c.started <= at - IN_FLIGHT and (c.ended is None or c.ended > at)]
+            return [
+                c for c in self.calls if c.started <= at - IN_FLIGHT and (c.ended is None or c.ended > at)
+            ]
 
     def join(self) -> None:
         self.stop.set()
@@ -121,7 +123,8 @@ def start(batch_timeout_seconds: float, drain_seconds: float, tmp: Path) -> Live
     write_half_plus_two(tmp / MODEL, 1)
     batching = tmp / "batching.config"
     batching.write_text(
-        f"max_batch_size {{ value: 1000 }}\nbatch_timeout_micros {{ value: {int(batch_timeout_seconds * 1e6)} }}\n"
+        "max_batch_size { value: 1000 }\n"
+        f"batch_timeout_micros {{ value: {int(batch_timeout_seconds * 1e6)} }}\n"
         "num_batch_threads { value: 1 }\nmax_enqueued_batches { value: 100 }\n"
     )
     flags = [
@@ -135,7 +138,9 @@ def start(batch_timeout_seconds: float, drain_seconds: float, tmp: Path) -> Live
     return start_server(flags, wait_models=[MODEL])
 
 
-def sigterm_under_load(server: LiveServer) -> tuple[Callers, float, list[Call], list[tuple[float, int]], float]:
+def sigterm_under_load(
+    server: LiveServer,
+) -> tuple[Callers, float, list[Call], list[tuple[float, int]], float]:
     """Start callers, wait for in-flight calls on both transports, SIGTERM; returns what was observed."""
     seen: list[tuple[float, int]] = []
     watcher = watch_health(server.grpc_target, seen)
@@ -168,7 +173,10 @@ def test_sigterm_drains_in_flight_requests() -> None:
     assert server.process.returncode == 0, server.log()
     assert {c.transport for c in pending} == {"rest", "grpc"}
     assert [c.error for c in pending] == [None] * len(pending)
-    serving, not_serving = (health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING)
+    serving, not_serving = (
+        health_pb2.HealthCheckResponse.SERVING,
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+    )
     assert seen[0][1] == serving
     flips = [t for t, status in seen if status == not_serving]
     assert flips, seen

@@ -97,14 +97,15 @@ def test_corrupt_versions_are_never_served(base: Path) -> None:
         v2, v3, v4 = (version_status(server, MODEL, v) for v in (2, 3, 4))
         assert v2["error_code"] == "DATA_LOSS"
         assert v2["error_message"].startswith(f"Could not parse SavedModel proto at {version_dir(model, 2)}")
-        # TF's C++ loader skips the restore when variables/ is missing (tensorflow/cc/saved_model/loader.cc) and the
-        # version then fails every request; the kit refuses the load instead (INTERNAL, reason in the log).
+        # TF's C++ loader skips the restore when variables/ is missing (tensorflow/cc/saved_model/loader.cc)
+        # and the version then fails every request; the kit refuses the load (INTERNAL, reason in the log).
         assert v3["error_code"] == "INTERNAL"
         assert f"not a valid checkpoint: {version_dir(model, 3) / 'variables' / 'variables'}" in server.log()
         assert (v4["error_code"], v4["error_message"]) == (
             "NOT_FOUND",
-            f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {version_dir(model, 4)}."
-            " Check that the directory exists and that you have the right permissions for accessing it.",
+            "Could not find SavedModel .pb or .pbtxt at supplied export directory path: "
+            f"{version_dir(model, 4)}. Check that the directory exists and that you have the right "
+            "permissions for accessing it.",
         )
         text = metrics(server)
         for version in (2, 3, 4):

@@ -165,7 +165,16 @@ def test_convert_not_a_saved_model(tmp_path: Path) -> None:
 def test_convert_unknown_signature(saved_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = tfkit(
-        "convert", saved_model, "--output-dir", out, "--signature", "nope", "--tflite", "float32", "--tfjs", "none"
+        "convert",
+        saved_model,
+        "--output-dir",
+        out,
+        "--signature",
+        "nope",
+        "--tflite",
+        "float32",
+        "--tfjs",
+        "none",
     )
     assert_clear_failure(result, "nope")
     assert not out.exists() or list(out.iterdir()) == []

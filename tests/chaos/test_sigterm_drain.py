@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -138,63 +137,58 @@ def start(batch_timeout_seconds: float, drain_seconds: float, tmp: Path) -> Live
     return start_server(flags, wait_models=[MODEL])
 
 
-def sigterm_under_load(
-    server: LiveServer,
-) -> tuple[Callers, float, list[Call], list[tuple[float, int]], float]:
-    """Start callers, wait for in-flight calls on both transports, SIGTERM; returns what was observed."""
-    seen: list[tuple[float, int]] = []
-    watcher = watch_health(server.grpc_target, seen)
-    wait_until(lambda: bool(seen), 30, "health watch")
-    callers = Callers(server)
-    callers.start()
-
-    def both_in_flight() -> bool:
-        return {c.transport for c in callers.in_flight(time.monotonic())} == {"rest", "grpc"}
-
-    wait_until(both_in_flight, 60, "requests in flight on both transports")
-    sent = time.monotonic()
-    pending = callers.in_flight(sent)
-    server.process.send_signal(signal.SIGTERM)
-    wait_until(lambda: refuses(server.rest_port) and refuses(server.grpc_port), 30, "ports closed")
-    refused_at = time.monotonic()
-    server.process.wait(timeout=60)
-    callers.join()
-    watcher.join(timeout=10)
-    return callers, sent, pending, seen, refused_at
+@dataclass
+class Observed:
+    sent: float  # when SIGTERM was sent
+    pending: list[Call]  # the calls in flight then
+    health: list[tuple[float, int]]  # (time, status) from the health Watch stream
+    refused_at: float  # when both ports first refused a new connection
 
 
-def test_sigterm_drains_in_flight_requests() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start(batch_timeout_seconds=1.0, drain_seconds=10.0, tmp=Path(tmp))
-        try:
-            _, sent, pending, seen, refused_at = sigterm_under_load(server)
-        finally:
-            server.stop(signal.SIGKILL)
+def sigterm_under_load(batch_timeout_seconds: float, drain_seconds: float, tmp: Path) -> Observed:
+    """Serve, start callers, wait for in-flight calls on both transports, SIGTERM, wait for the exit.
+
+    Checks what holds in every case: exit code 0, calls in flight on both transports, no traceback."""
+    server = start(batch_timeout_seconds, drain_seconds, tmp)
+    try:
+        seen: list[tuple[float, int]] = []
+        watcher = watch_health(server.grpc_target, seen)
+        wait_until(lambda: bool(seen), 30, "health watch")
+        callers = Callers(server)
+        callers.start()
+
+        def both_in_flight() -> bool:
+            return {c.transport for c in callers.in_flight(time.monotonic())} == {"rest", "grpc"}
+
+        wait_until(both_in_flight, 60, "requests in flight on both transports")
+        sent = time.monotonic()
+        pending = callers.in_flight(sent)
+        server.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: refuses(server.rest_port) and refuses(server.grpc_port), 30, "ports closed")
+        refused_at = time.monotonic()
+        server.process.wait(timeout=drain_seconds + 60)
+        callers.join()
+        watcher.join(timeout=10)
+    finally:
+        server.stop(signal.SIGKILL)
     assert server.process.returncode == 0, server.log()
     assert {c.transport for c in pending} == {"rest", "grpc"}
-    assert [c.error for c in pending] == [None] * len(pending)
-    serving, not_serving = (
-        health_pb2.HealthCheckResponse.SERVING,
-        health_pb2.HealthCheckResponse.NOT_SERVING,
-    )
-    assert seen[0][1] == serving
-    flips = [t for t, status in seen if status == not_serving]
-    assert flips, seen
-    assert sent <= flips[0] <= refused_at  # NOT_SERVING first, then the ports close
     assert "Traceback" not in server.log()
+    return Observed(sent, pending, seen, refused_at)
 
 
-def test_drain_time_running_out_cuts_the_remaining_requests() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        # Requests wait 30 s for their batch; the server drains for 1 s only.
-        server = start(batch_timeout_seconds=30.0, drain_seconds=1.0, tmp=Path(tmp))
-        try:
-            _, _, pending, _, _ = sigterm_under_load(server)
-        finally:
-            server.stop(signal.SIGKILL)
-    assert server.process.returncode == 0, server.log()
-    assert {c.transport for c in pending} == {"rest", "grpc"}
-    # Both transports answer UNAVAILABLE "Cancelling all calls" (gRPC core's text when a server stops
-    # with calls pending; REST 503 with the same text), never a 500.
-    assert {c.error for c in pending} == {"Unavailable: Cancelling all calls"}
-    assert "Traceback" not in server.log()
+def test_sigterm_drains_in_flight_requests(tmp_path: Path) -> None:
+    seen = sigterm_under_load(batch_timeout_seconds=1.0, drain_seconds=10.0, tmp=tmp_path)
+    assert [c.error for c in seen.pending] == [None] * len(seen.pending)
+    assert seen.health[0][1] == health_pb2.HealthCheckResponse.SERVING
+    flips = [t for t, status in seen.health if status == health_pb2.HealthCheckResponse.NOT_SERVING]
+    assert flips, seen.health
+    assert seen.sent <= flips[0] <= seen.refused_at  # NOT_SERVING first, then the ports close
+
+
+def test_drain_time_running_out_cuts_the_remaining_requests(tmp_path: Path) -> None:
+    # Requests wait 30 s for their batch; the server drains for 1 s only. Both transports answer
+    # UNAVAILABLE "Cancelling all calls" (gRPC core's text when a server stops with calls pending; REST
+    # 503 with the same text), never a 500.
+    seen = sigterm_under_load(batch_timeout_seconds=30.0, drain_seconds=1.0, tmp=tmp_path)
+    assert {c.error for c in seen.pending} == {"Unavailable: Cancelling all calls"}

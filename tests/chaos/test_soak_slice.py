@@ -1,4 +1,4 @@
-"""A bounded slice of the soak (bench/soak.py, `make soak` runs the full 10 minutes): ~20 s of mixed REST
+"""A bounded slice of the soak (bench/soak.py, `make soak` runs the full 10 minutes): ~15 s of mixed REST
 and gRPC traffic at 70% of the measured maximum while new versions arrive and the config is reloaded
 over gRPC. Zero failed requests, every answer from a published version, no server traceback."""
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.live
 
 
 def test_soak_slice(tmp_path: Path) -> None:
-    argv = ["--seconds=20", "--measure-seconds=3", "--workers=4", "--version-every=7", "--reload-every=9"]
+    argv = ["--seconds=15", "--measure-seconds=2", "--workers=4", "--version-every=6", "--reload-every=7"]
     code = main([*argv, "--warmup-seconds=5", "--sample-every=1", "--window=2", f"--out={tmp_path}"])
     result = json.loads((tmp_path / "soak.json").read_text())
     assert (code, result["errors"], result["error_samples"]) == (0, 0, [])

@@ -12,17 +12,16 @@ the import is killed; a rerun removes what a killed run left and starts over.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from export.publish import staging_dir
 from export.schema import MAX_ID, encode_example
 from export.settings import ImportSettings
 from export.shards import write_meta, write_shards
@@ -162,28 +161,6 @@ def _meta(
     return meta
 
 
-_STAGING = ".{name}.import-{pid}-"
-
-
-def _remove_abandoned(out_dir: Path) -> None:
-    """Remove staging directories of imports that died (their pid no longer runs)."""
-    head = _STAGING.format(name=out_dir.name, pid="")
-    for stale in out_dir.parent.glob(glob.escape(head) + "*"):
-        pid = stale.name[len(head) :].split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def check_out_dir(out_dir: Path) -> None:
     """The output may replace only a data set: a directory of meta.json and *.tfrecord files."""
     if out_dir.exists() and not (
@@ -199,9 +176,7 @@ def publishing_dir(out_dir: Path) -> Iterator[Path]:
     Refuses to replace a directory holding anything but a data set (meta.json and *.tfrecord)."""
     check_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(out_dir)
-    prefix = _STAGING.format(name=out_dir.name, pid=os.getpid())
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+    staging = staging_dir(out_dir.parent, f".{out_dir.name}.import-")
     try:
         content = staging / "data"
         content.mkdir()

@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,12 +184,10 @@ def staged(settings: ConvertSettings) -> Iterator[ConvertSettings]:
 
     `publish_staged` then renames each finished bundle into place, so no reader ever sees a half-written
     bundle, even when the conversion is killed; a rerun removes what a killed run left behind."""
+    from export.publish import staging_dir
+
     settings.output_dir.mkdir(parents=True, exist_ok=True)
-    for stale in settings.output_dir.glob(".convert-*"):
-        pid = stale.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".convert-{os.getpid()}-", dir=settings.output_dir))
+    staging = staging_dir(settings.output_dir, ".convert-")
     try:
         yield dataclasses.replace(settings, output_dir=staging)
     finally:

@@ -87,8 +87,9 @@ def test_kill9_export(artifacts: Path, tmp_path: Path) -> None:
                 120,
                 "newest version seen",
             )
-        run_ok(argv)  # rerun recovers: the next version is published whole
+        run_ok(argv)  # rerun recovers: the next version is published whole, the killed run's staging removed
         versions = complete_versions(model_base)
+        assert sorted(p.name for p in model_base.iterdir()) == [str(v) for v in versions]
         wait_until(lambda: version_states(server, "linear").get(max(versions)) == "AVAILABLE", 120, "rerun")
         states = version_states(server, "linear")
     assert set(states.values()) <= {"AVAILABLE", "END"}

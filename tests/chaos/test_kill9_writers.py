@@ -6,6 +6,9 @@ export/convert/cli.py, export/importer.py). After every kill the visible tree is
 it: every numbered version parses as a SavedModel, every TFLite bundle matches its sidecar and loads,
 every data set's meta.json names complete shards with the counts it claims. A live `tfkit serve` polling
 the export's model directory never reports a failed version.
+
+Kill points are seeded delays counted from the moment the writer starts writing (its staging directory
+appears), so each kill lands inside the write, not in the interpreter's start-up.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ SEED = 13
 KILLS = {"export": 1, "convert": 1, "import": 1}  # kill points per command (each a fresh run)
 
 
-def run_killed(argv: list[str], delay: float) -> int:
-    """Start `tfkit <argv>` and SIGKILL it after `delay` seconds (the fault injected); its return code."""
+def run_killed(argv: list[str], staging: Path, pattern: str, delay: float) -> int:
+    """Start `tfkit <argv>`; once it starts writing (a `staging/pattern` entry appears), SIGKILL it after
+    `delay` more seconds (the fault injected). Returns its exit code (0 if it finished first)."""
     proc = subprocess.Popen([*TFKIT, *argv], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        proc.wait(timeout=delay)  # finished before the kill point: also a valid outcome
+        wait_until(lambda: proc.poll() is not None or any(staging.glob(pattern)), 300, "writing started")
+        proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -76,11 +81,11 @@ def test_kill9_export(artifacts: Path, tmp_path: Path) -> None:
     model_base = out / "models" / "linear"
     train = artifacts / "train" / "linear"  # read only: export reads the trained checkpoint
     argv = ["export", "--model", "linear", "--artifacts", str(out), "--model-dir", str(train)]
-    run_ok(argv)  # version 1, so a server can watch the directory
+    shutil.copytree(artifacts / "models" / "linear" / "1", model_base / "1")  # what the server starts on
     flags = ["--model_name=linear", f"--model_base_path={model_base}", "--file_system_poll_wait_seconds=1"]
     with running_server(flags, wait_models=["linear"]) as server:
-        for delay in kill_points("export", 1.0, 8.0):
-            run_killed(argv, delay)
+        for delay in kill_points("export", 0.0, 1.0):
+            assert run_killed(argv, model_base, ".tmp-*", delay) == -signal.SIGKILL
             newest = max(complete_versions(model_base))
             wait_until(
                 lambda n=newest: max(version_states(server, "linear")) == n,  # type: ignore[misc]
@@ -132,8 +137,8 @@ def test_kill9_convert(tmp_path: Path) -> None:
         "--tfjs",
         "none",
     ]
-    for delay in kill_points("convert", 2.0, 9.0):
-        run_killed(argv, delay)
+    for delay in kill_points("convert", 0.0, 6.0):
+        assert run_killed(argv, out, ".convert-*", delay) == -signal.SIGKILL
         check_bundles(out)
     run_ok(argv)
     assert check_bundles(out) == 1
@@ -169,8 +174,8 @@ def test_kill9_data_import(tmp_path: Path) -> None:
     out = tmp_path / "data" / "ctr"
     argv = ["data", "import", str(source), "--out", str(out), "--shards", "4"]
     run_ok(argv)  # a complete data set exists; the killed reruns must never damage it
-    for delay in kill_points("import", 1.0, 8.0):
-        run_killed(argv, delay)
+    for delay in kill_points("import", 0.0, 0.5):
+        assert run_killed(argv, out.parent, ".ctr.import-*", delay) == -signal.SIGKILL
         assert check_data(out)
     run_ok(argv)
     assert check_data(out)

@@ -29,10 +29,10 @@ import numpy as np
 
 from clients import NO_RETRY, GrpcClient, RestClient
 from serving.launcher import LiveServer, running_server
+from tests.chaos.traffic import X, offset_of
 
 MODEL = "hpt"
 SPARE = "hpt_spare"
-X = 4.0
 
 
 @dataclass
@@ -73,7 +73,7 @@ def worker(
                 continue
             end = time.monotonic()
             with record.lock:
-                if round(y - 0.5 * X, 4) not in record.valid_offsets:
+                if offset_of(y) not in record.valid_offsets:
                     record.errors.append((start - t0, f"{transport}: answer {y} from no published version"))
                 else:
                     record.samples.append((start - t0, (end - start) * 1e3, transport))

@@ -23,7 +23,7 @@ SERVE_FLAGS := --port=8500 --rest_api_port=8501 \
 	--monitoring_config_file=serving/monitoring.config \
 	--enable_grpc_healthcheck_service=true
 
-.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench demo k8s-render models-image
+.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench soak demo k8s-render models-image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-21s\033[0m %s\n", $$1, $$2}'
@@ -87,6 +87,10 @@ bench: install bench-dashboard ## benchmarks -> bench/results (latency, throughp
 .PHONY: bench-dashboard
 bench-dashboard: install ## the Grafana dashboard's panels from a live Prometheus -> bench/results/dashboard.png
 	$(PY) -m bench.dashboard_png --artifacts $(ARTIFACTS) --out bench/results/dashboard.png
+
+SOAK_SECONDS ?= 600
+soak: install ## soak: SOAK_SECONDS (600) of mixed REST/gRPC at 70% of max, new versions, reloads -> bench/results/soak.*
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) -m bench.soak --out bench/results
 
 demo: install ## browser demo on localhost (TF.js bundle + tfkit serve with CORS)
 	$(PY) -m web.serve_demo --artifacts $(ARTIFACTS)

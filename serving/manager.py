@@ -335,7 +335,7 @@ class ModelManager:
                 log.info("Successfully loaded servable version {name: %s version: %d}", name, version)
                 return
             self.metrics.observe_load(name, version, time.monotonic() - started, False, path)
-            log.error("Loading servable {name: %s version: %d} failed: %s", name, version, error.message)
+            log.error("Loading servable: {name: %s version: %d} failed: %s", name, version, error.message)
             if attempt + 1 < attempts:
                 log.info("Retrying load of {name: %s version: %d}", name, version)
                 if self._stop.wait(self.settings.load_retry_interval_seconds):

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import logging
+import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +151,18 @@ def convert_and_report(settings: ConvertSettings) -> int:
     if settings.allow_select_tf_ops:
         print(FLEX_NOTICE, file=sys.stderr)
     try:
-        results = convert_model(settings, _progress)
+        with staged(settings) as staging:
+            try:
+                results = convert_model(staging, _progress)
+            except ParityFailed:
+                publish_staged(staging.output_dir, settings.output_dir)  # kept for inspection
+                raise
+            publish_staged(staging.output_dir, settings.output_dir)
+            for art in results:  # the published paths
+                moved = [art.bundle, *art.files]
+                art.bundle, *art.files = (
+                    settings.output_dir / p.relative_to(staging.output_dir) for p in moved
+                )
     except UnsupportedOpsError as err:
         print(f"tfkit convert: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -160,3 +176,34 @@ def convert_and_report(settings: ConvertSettings) -> int:
     for art in results:
         print(f"{art.target:<7} {art.variant:<8} {art.bytes:>10,d} B  {art.bundle}")
     return 0
+
+
+@contextlib.contextmanager
+def staged(settings: ConvertSettings) -> Iterator[ConvertSettings]:
+    """The settings writing into a hidden staging directory inside the output directory (removed after).
+
+    `publish_staged` then renames each finished bundle into place, so no reader ever sees a half-written
+    bundle, even when the conversion is killed; a rerun removes what a killed run left behind."""
+    from export.publish import staging_dir
+
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    staging = staging_dir(settings.output_dir, ".convert-")
+    try:
+        yield dataclasses.replace(settings, output_dir=staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_staged(staging: Path, output_dir: Path) -> None:
+    """Move `<target>/<name>/<entry>` from staging into output_dir: a TF.js variant directory is swapped
+    in whole, TFLite files one by one with each sidecar after its bundle (atomic renames)."""
+    entries = sorted(staging.glob("*/*/*"), key=lambda p: p.name.endswith(".json"))
+    for entry in entries:
+        final = output_dir / entry.relative_to(staging)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if entry.is_dir():
+            if final.exists():
+                os.rename(final, staging / f"old-{final.parent.name}-{final.name}")
+            os.rename(entry, final)
+        else:
+            os.replace(entry, final)

@@ -14,6 +14,7 @@ are added only with `--rest_api_enable_cors_support`.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import zlib
@@ -26,7 +27,7 @@ from serving.dataplane import DataPlane
 from serving.rest.jsonio import error_body
 from serving.rest.routes import V1_PATH, RestHandlers, VersionOverflow, route
 from serving.settings import ServerSettings
-from serving.status import FailedPrecondition, InvalidArgument, ServingError
+from serving.status import FailedPrecondition, InvalidArgument, ServingError, Unavailable
 from serving.types import CallContext
 
 # Upstream inflates gzip bodies up to 100 MB; the same cap applies to plain bodies here.
@@ -141,6 +142,8 @@ class RestApp:
             return err.http_status, JSON, b""
         except ServingError as err:
             return err.http_status, JSON, error_body(err.message)
+        except asyncio.CancelledError:  # shutdown's drain time ran out: 503, as gRPC's UNAVAILABLE then
+            return Unavailable("").http_status, JSON, error_body("Cancelling all calls")
 
     async def _preflight(self, scope: Scope) -> None:
         if not _ORIGIN.search(_header(scope, b"origin")):

@@ -198,7 +198,7 @@ def _post_stream(url: str, size: int, out: list[requests.Response]) -> None:
 
     def chunks() -> Iterator[bytes]:
         yield b'{"instances": ["'
-        left = size - 20
+        left = size - 19  # the 16-byte head and 3-byte tail make up the rest
         while left > 0:
             n = min(left, 1 << 20)
             yield b"a" * n

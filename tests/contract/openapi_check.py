@@ -31,7 +31,9 @@ def document() -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> Registry:
-    return Registry().with_resource(_URI, Resource.from_contents(document(), default_specification=DRAFT202012))
+    return Registry().with_resource(
+        _URI, Resource.from_contents(document(), default_specification=DRAFT202012)
+    )
 
 
 @functools.cache

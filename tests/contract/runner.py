@@ -171,7 +171,9 @@ def check_error(expect: Mapping[str, Any], transport: str, error: ServingError |
     else:
         assert error.code.name == spec["grpc"], f"{error.code.name} != {spec['grpc']}: {error.message}"
     # the most specific group of keys wins: <transport>_message*, then <kind>_message*, then message*
-    group = next((g for g in (f"{transport}_", f"{kind}_") if any(k.startswith(g + "message") for k in spec)), "")
+    group = next(
+        (g for g in (f"{transport}_", f"{kind}_") if any(k.startswith(g + "message") for k in spec)), ""
+    )
 
     def wanted(suffix: str) -> Any:
         return spec.get(group + suffix)
@@ -202,12 +204,18 @@ def check_http(expect: Mapping[str, Any], response: requests.Response) -> None:
     if "error" in expect:
         body = loads(response.content)
         assert isinstance(body, dict) and set(body) == {"error"}, f"not an error body: {response.text[:200]}"
-        assert body["error"] == expect["error"], f"message {body['error']!r} != upstream's {expect['error']!r}"
+        assert body["error"] == expect["error"], (
+            f"message {body['error']!r} != upstream's {expect['error']!r}"
+        )
     if "error_prefix" in expect:
         body = loads(response.content)
         assert isinstance(body, dict) and set(body) == {"error"}, f"not an error body: {response.text[:200]}"
-        assert body["error"].startswith(expect["error_prefix"]), f"{body['error']!r} !~ {expect['error_prefix']!r}"
-        assert body["error"].endswith(expect["error_suffix"]), f"{body['error']!r} !~ {expect['error_suffix']!r}"
+        assert body["error"].startswith(expect["error_prefix"]), (
+            f"{body['error']!r} !~ {expect['error_prefix']!r}"
+        )
+        assert body["error"].endswith(expect["error_suffix"]), (
+            f"{body['error']!r} !~ {expect['error_suffix']!r}"
+        )
     if "body" in expect:
         problems = matches(expect["body"], loads(response.content))
         assert not problems, "\n".join(problems)

@@ -170,7 +170,11 @@ def check_result(case: Case, expect: dict[str, Any], got: Any, reference: Refere
         np.testing.assert_allclose(scores, ref["scores"], rtol=1e-5, atol=1e-6)
         return
     if case.call == "metadata":
-        wanted = {"model": model, "version": expect.get("version", "$any"), "signatures": expect["signatures"]}
+        wanted = {
+            "model": model,
+            "version": expect.get("version", "$any"),
+            "signatures": expect["signatures"],
+        }
         problems = matches(wanted, got.to_json(), "metadata")
         assert not problems, "\n".join(problems)
         return

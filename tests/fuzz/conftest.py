@@ -17,5 +17,5 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 }
 settings.register_profile("ci", derandomize=True, max_examples=60, print_blob=True, **_COMMON)
-settings.register_profile("fuzz", max_examples=3000, print_blob=True, **_COMMON)
+settings.register_profile("fuzz", max_examples=2000, print_blob=True, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

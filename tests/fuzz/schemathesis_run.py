@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         write_half_plus_two(work / MODEL, 123)
         config = work / "models.config"
         config.write_text(
-            "model_config_list { config { name: '%s' base_path: '%s' model_platform: 'tensorflow'"
-            " version_labels { key: 'stable' value: 123 } } }\n" % (MODEL, work / MODEL)
+            f"model_config_list {{ config {{ name: '{MODEL}' base_path: '{work / MODEL}'"
+            " model_platform: 'tensorflow' version_labels { key: 'stable' value: 123 } } }\n"
         )
         with running_server([f"--model_config_file={config}"], wait_models=[MODEL]) as server:
             command = [

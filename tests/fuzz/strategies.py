@@ -99,9 +99,13 @@ def json_documents(draw: st.DrawFn) -> Any:
     if kind in ("instances", "both"):
         body["instances"] = draw(st.one_of(numeric_lists(), st.lists(value, max_size=4), row_objects, value))
     if kind in ("inputs", "both"):
-        body["inputs"] = draw(st.one_of(numeric_lists(), value, st.dictionaries(st.sampled_from(["x", "y"]), value)))
+        body["inputs"] = draw(
+            st.one_of(numeric_lists(), value, st.dictionaries(st.sampled_from(["x", "y"]), value))
+        )
     if draw(st.booleans()):
-        body["signature_name"] = draw(st.one_of(st.just("serving_default"), st.text(max_size=8), st.integers()))
+        body["signature_name"] = draw(
+            st.one_of(st.just("serving_default"), st.text(max_size=8), st.integers())
+        )
     return body
 
 

@@ -70,7 +70,9 @@ def test_any_body_parses_or_is_invalid_argument(body: bytes) -> None:
 
 
 # -- REST: document -> tensors ----------------------------------------------------------------------------
-@given(json_documents(), st.dictionaries(st.sampled_from(["x", "y", "z"]), JSON_DTYPES, min_size=1, max_size=3))
+@given(
+    json_documents(), st.dictionaries(st.sampled_from(["x", "y", "z"]), JSON_DTYPES, min_size=1, max_size=3)
+)
 def test_predict_inputs_typed_or_invalid_argument(doc: Any, types: dict[str, str]) -> None:
     """Any request document against any signature: tensors of the signature's dtypes, or a 4xx error."""
     body = json.dumps(doc).encode()
@@ -127,7 +129,19 @@ def test_b64_objects_decode_or_invalid_argument(values: list[Any]) -> None:
 def test_values_at_dtype_limits(name: str, data: st.DataObject) -> None:
     """Integers just inside and outside each dtype's range, floats at float32/float64 limits."""
     dt = dtypes.BY_NAME[name]
-    edges: list[Any] = [0, -1, 1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63)]
+    edges: list[Any] = [
+        0,
+        -1,
+        1,
+        2**31 - 1,
+        2**31,
+        -(2**31) - 1,
+        2**63 - 1,
+        2**63,
+        2**64 - 1,
+        2**64,
+        -(2**63),
+    ]
     edges += [dt.low, dt.high, dt.low - 1, dt.high + 1, 3.4028235e38, 3.5e38, 1.7976931348623157e308, 5e-324]
     value = data.draw(st.lists(st.sampled_from(edges), min_size=1, max_size=5))
     body = json.dumps({"inputs": value}).encode()
@@ -154,7 +168,9 @@ _OUTPUT_DTYPES = st.sampled_from(
     ),
     st.sampled_from(list(RequestFormat)),
 )
-def test_predict_response_is_json_or_invalid_argument(outputs: dict[str, np.ndarray], fmt: RequestFormat) -> None:
+def test_predict_response_is_json_or_invalid_argument(
+    outputs: dict[str, np.ndarray], fmt: RequestFormat
+) -> None:
     """Output tensors of any dtype/shape render as one JSON document (NaN/Infinity tokens allowed)."""
     try:
         body = predict_response(outputs, fmt)
@@ -168,7 +184,7 @@ def test_predict_response_is_json_or_invalid_argument(outputs: dict[str, np.ndar
 
 @given(st.lists(st.binary(max_size=20), min_size=0, max_size=5))
 def test_predict_response_strings(values: list[bytes]) -> None:
-    arr = np.asarray(values + [b""], dtype=object)
+    arr = np.asarray([*values, b""], dtype=object)
     body = predict_response({"s": arr}, RequestFormat.COLUMNAR)
     # raw bytes go out unvalidated, as upstream's writer does: read them back byte for byte
     doc = json.loads(body.decode("utf-8", "surrogateescape"))
@@ -199,8 +215,10 @@ def test_tensor_proto_round_trip(row: dtypes.DType, data: st.DataObject) -> None
     from clients.protos import messages
 
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))
-    if row.numpy == object:
-        flat = data.draw(st.lists(st.binary(max_size=10), min_size=math.prod(shape), max_size=math.prod(shape)))
+    if row.numpy == np.dtype(object):
+        flat = data.draw(
+            st.lists(st.binary(max_size=10), min_size=math.prod(shape), max_size=math.prod(shape))
+        )
         arr = np.empty(len(flat), dtype=object)
         arr[:] = flat
         arr = arr.reshape(shape)

@@ -254,3 +254,14 @@ def test_max_size_valid_body_memory(server: LiveServer) -> None:
     print(f"\nmax-size body ({len(body)} bytes, {rows} rows): HTTP {status}, peak RSS +{peak_growth} KiB")
     assert response.status_code in (200, 400, 429), response.text[:300]
     still_serving(server)
+
+
+def test_openapi_document_is_served(server: LiveServer) -> None:
+    """The kit's one extra path: GET /v1/tfkit/openapi.json answers the repo's document, byte for byte."""
+    from tests.contract.openapi_check import DOCUMENT
+
+    response = requests.get(f"{server.rest_url}/v1/tfkit/openapi.json", timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.content == DOCUMENT.read_bytes()
+    assert response.json()["openapi"] == "3.1.0"

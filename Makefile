@@ -23,7 +23,7 @@ SERVE_FLAGS := --port=8500 --rest_api_port=8501 \
 	--monitoring_config_file=serving/monitoring.config \
 	--enable_grpc_healthcheck_service=true
 
-.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench soak demo k8s-render models-image
+.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench soak fuzz demo k8s-render models-image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-21s\033[0m %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ test-contract-docker: install ## contract suite against the real tensorflow/serv
 
 test-fast: install ## unit tests that export nothing (no artifacts, no live servers; skips needs_export)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not needs_export" tests/unit
+
+FUZZ_EXAMPLES ?= 100
+fuzz: install ## long fuzz: Hypothesis profile "fuzz" on both codecs + a live server, then Schemathesis from serving/rest/openapi.json
+	HYPOTHESIS_PROFILE=fuzz TFKIT_FUZZ_FULL=1 $(PY) -m pytest -q -p no:cacheprovider -s tests/fuzz
+	$(PY) -m tests.fuzz.schemathesis_run --max-examples $(FUZZ_EXAMPLES)
 
 check: install ## ruff + mypy
 	$(VENV)/bin/ruff check .

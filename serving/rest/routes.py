@@ -24,6 +24,8 @@ from serving.dataplane import DataPlane
 from serving.rest.codec import RequestFormat, parse_request_body, predict_inputs, predict_response
 from serving.rest.documents import metadata_response, status_response
 from serving.rest.examples import classify_response, examples_from_request, regress_response
+from serving.rest.openapi import PATH as OPENAPI_PATH
+from serving.rest.openapi import document_bytes as openapi_document
 from serving.status import InvalidArgument
 from serving.types import CallContext, ExamplesRequest, ModelSpec, PredictRequest, SignatureInfo, Tensors
 
@@ -75,6 +77,8 @@ def route(method: str, path: str) -> Target:
             kind = verb if verb in ("predict", "classify", "regress") else "malformed"
             return Target(kind, unquote(m.group(1)), m.group(2), _label(m.group(3)), verb)
     elif method == "GET":
+        if path == OPENAPI_PATH:  # the kit's OpenAPI document (serving/rest/openapi.py)
+            return Target("openapi", ModelSpec(name=""))
         m = GET_PATH.fullmatch(path)
         if m is not None:
             kind = "metadata" if m.group(4) == "metadata" else "status"
@@ -97,6 +101,8 @@ class RestHandlers:
         spec = target.spec()
         if target.kind == "malformed":
             raise InvalidArgument(f"Malformed request: {method} {path}")
+        if target.api == "openapi":
+            return openapi_document()
         if not spec.name:
             raise InvalidArgument("Missing model name in request.")
         if target.kind == "status":

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.contract.openapi_check import problems as openapi_problems
 from tests.contract.reference import Reference
 from tests.contract.targets import (
     Endpoint,
@@ -71,3 +72,31 @@ def clients_by_name(endpoints: dict[str, Endpoint]) -> Iterator[dict[tuple[str, 
 @pytest.fixture(scope="session")
 def reference(artifacts: Path) -> Reference:
     return Reference(artifacts)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def rest_responses() -> Iterator[list[tuple[int, bytes]]]:
+    """Every REST response the suite receives (kit clients and raw requests alike) is checked against
+    serving/rest/openapi.json as it arrives (a non-conforming one fails the test that got it) and logged
+    as (status, body), so a case can tell a server's answer from its client's own refusal."""
+    import requests.adapters
+
+    seen: list[tuple[int, bytes]] = []
+    original = requests.adapters.HTTPAdapter.send
+
+    def send(self: requests.adapters.HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, request, *args, **kwargs)
+        found = openapi_problems(
+            str(request.method),
+            str(request.url),
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            response.content,
+        )
+        seen.append((response.status_code, response.content))
+        assert not found, "response does not match serving/rest/openapi.json:\n" + "\n".join(found)
+        return response
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests.adapters.HTTPAdapter, "send", send)
+        yield seen

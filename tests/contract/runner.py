@@ -73,7 +73,7 @@ class Values:
             return self.latest(model)
         if not isinstance(value, dict):
             return value
-        tags = [k for k in value if isinstance(k, str) and k.startswith("$")]
+        tags = [k for k in value if isinstance(k, str) and k.startswith("$") and k != "$more"]
         if not tags:
             return {k: self(v, model) for k, v in value.items()}
         tag = tags[0]
@@ -121,8 +121,8 @@ def serialize(example: Mapping[str, Any]) -> bytes:
 
 # -- matchers ---------------------------------------------------------------------------------------------
 def matches(expected: Any, actual: Any, where: str = "body") -> list[str]:
-    """Problems found comparing `actual` with the `expected` pattern ($any, $string, $number; dicts are
-    subsets; lists must have equal length)."""
+    """Problems found comparing `actual` with the `expected` pattern ($any, $string, $number; dicts must
+    have exactly the expected keys unless the pattern says `$more: true`; lists must have equal length)."""
     if expected == "$any":
         return []
     if expected == "$string":
@@ -134,7 +134,13 @@ def matches(expected: Any, actual: Any, where: str = "body") -> list[str]:
         if not isinstance(actual, dict):
             return [f"{where}: expected an object, got {str(actual)[:120]}"]
         problems = []
+        keys = {k for k in expected if k != "$more"}
+        extra = sorted(set(actual) - keys)
+        if extra and not expected.get("$more"):
+            problems.append(f"{where}: unexpected keys {extra} (expected only {sorted(keys)})")
         for key, sub in expected.items():
+            if key == "$more":
+                continue
             if key not in actual:
                 problems.append(f"{where}: missing key {key!r} (has {sorted(actual)})")
             else:
@@ -164,9 +170,21 @@ def check_error(expect: Mapping[str, Any], transport: str, error: ServingError |
         )
     else:
         assert error.code.name == spec["grpc"], f"{error.code.name} != {spec['grpc']}: {error.message}"
-    text = spec.get(f"{kind}_message", spec.get("message"))
+    # the most specific group of keys wins: <transport>_message*, then <kind>_message*, then message*
+    group = next(
+        (g for g in (f"{transport}_", f"{kind}_") if any(k.startswith(g + "message") for k in spec)), ""
+    )
+
+    def wanted(suffix: str) -> Any:
+        return spec.get(group + suffix)
+
+    text, prefix, tail = wanted("message"), wanted("message_prefix"), wanted("message_suffix")
     if text is not None:
-        assert text in error.message, f"{text!r} not in {error.message!r}"
+        assert error.message == text, f"message {error.message!r} != upstream's {text!r}"
+    if prefix is not None:
+        assert error.message.startswith(prefix), f"message {error.message!r} does not start with {prefix!r}"
+    if tail is not None:
+        assert error.message.endswith(tail), f"message {error.message!r} does not end with {tail!r}"
 
 
 def check_http(expect: Mapping[str, Any], response: requests.Response) -> None:
@@ -186,7 +204,18 @@ def check_http(expect: Mapping[str, Any], response: requests.Response) -> None:
     if "error" in expect:
         body = loads(response.content)
         assert isinstance(body, dict) and set(body) == {"error"}, f"not an error body: {response.text[:200]}"
-        assert expect["error"] in body["error"], f"{expect['error']!r} not in {body['error']!r}"
+        assert body["error"] == expect["error"], (
+            f"message {body['error']!r} != upstream's {expect['error']!r}"
+        )
+    if "error_prefix" in expect:
+        body = loads(response.content)
+        assert isinstance(body, dict) and set(body) == {"error"}, f"not an error body: {response.text[:200]}"
+        assert body["error"].startswith(expect["error_prefix"]), (
+            f"{body['error']!r} !~ {expect['error_prefix']!r}"
+        )
+        assert body["error"].endswith(expect["error_suffix"]), (
+            f"{body['error']!r} !~ {expect['error_suffix']!r}"
+        )
     if "body" in expect:
         problems = matches(expect["body"], loads(response.content))
         assert not problems, "\n".join(problems)

@@ -66,6 +66,7 @@ def test_contract_case(
     latest: Any,
     reference: Reference,
     artifacts: Path,
+    rest_responses: list[tuple[int, bytes]],
 ) -> None:
     endpoint = endpoints[case.server]
     if case.server == "extra" and endpoint.kind == "external" and not _served(endpoint, "pair"):
@@ -78,15 +79,38 @@ def test_contract_case(
     client = clients_by_name[(case.server, transport)]
     model = case.spec["model"]
     expect = values(case.expect, model)
+    mark = len(rest_responses)
     try:
         got = call_client(case, client, values)
     except ServingError as error:
         if "error" not in expect:
             raise
+        answered = server_answered(error, transport, rest_responses[mark:])
+        if transport in case.spec.get("client_side", []):
+            assert not answered, "a client_side case got its error from the server"
+        else:
+            assert answered, f"the kit's client refused the request itself ({error!r}); mark it client_side"
         return check_error(expect, transport, error)
     if "error" in expect:
         check_error(expect, transport, None)
     check_result(case, expect, got, reference, values)
+
+
+def server_answered(error: ServingError, transport: str, responses: list[tuple[int, bytes]]) -> bool:
+    """True when `error` is the server's answer: over gRPC the client re-raised an RpcError, over REST
+    an error response with this status and message arrived during the call."""
+    if transport == "grpc":
+        import grpc
+
+        return isinstance(error.__context__, grpc.RpcError)
+    from clients._json import loads
+
+    for status, body in responses:
+        if status == error.http_status and body.strip():
+            doc = loads(body)
+            if isinstance(doc, dict) and doc.get("error") == error.message:
+                return True
+    return False
 
 
 def call_client(case: Case, client: Any, values: Values) -> Any:
@@ -146,7 +170,11 @@ def check_result(case: Case, expect: dict[str, Any], got: Any, reference: Refere
         np.testing.assert_allclose(scores, ref["scores"], rtol=1e-5, atol=1e-6)
         return
     if case.call == "metadata":
-        wanted = {k: expect[k] for k in ("version", "signatures") if k in expect}
+        wanted = {
+            "model": model,
+            "version": expect.get("version", "$any"),
+            "signatures": expect["signatures"],
+        }
         problems = matches(wanted, got.to_json(), "metadata")
         assert not problems, "\n".join(problems)
         return
@@ -216,7 +244,9 @@ def run_grpc_raw(case: Case, stubs: Any) -> None:
         code, details = error.code(), error.details() or ""
     assert code.name == expect["grpc"], f"{code.name} != {expect['grpc']}: {details}"
     if "message" in expect:
-        assert expect["message"] in details, f"{expect['message']!r} not in {details!r}"
+        assert details == expect["message"], f"details {details!r} != upstream's {expect['message']!r}"
+    if "message_prefix" in expect:
+        assert details.startswith(expect["message_prefix"]), f"{details!r} !~ {expect['message_prefix']!r}"
     if "response" in expect and response_type is not None:
         wanted = text_format.Parse(expect["response"], response_type())
         problems = proto_subset(wanted, response)

@@ -34,7 +34,7 @@ from serving.metrics import Metrics
 from serving.options import load_options
 from serving.servable import Servable
 from serving.settings import ServerSettings
-from serving.status import InvalidArgument, NotFound, ServingError, Unknown
+from serving.status import Internal, InvalidArgument, NotFound, ServingError, Unknown
 from serving.types import ModelConfig, ModelSpec, State, VersionStatus
 from serving.versions import aspired_versions, discover_versions
 from serving.warmup import run_warmup
@@ -69,6 +69,9 @@ class _Model:
     lock: threading.Lock = field(default_factory=threading.Lock)
     settled: list[_Version] = field(default_factory=list)  # AVAILABLE / END transitions, in order
     settled_versions: list[int] = field(default_factory=list)
+
+
+LOAD_INTERNAL_TEXT = "Internal error while loading the model; see the server log"
 
 
 class ModelManager:
@@ -327,8 +330,9 @@ class ModelManager:
                     run_warmup(servable, self.settings.warmup_iterations, self.metrics)
             except ServingError as err:
                 error = err
-            except Exception as err:
-                error = Unknown(f"{type(err).__name__}: {err}")
+            except Exception:  # a bug, not a model error: no Python text in the status API
+                log.exception("Unexpected error loading {name: %s version: %d}", name, version)
+                error = Internal(LOAD_INTERNAL_TEXT)
             else:
                 self.metrics.observe_load(name, version, time.monotonic() - started, True, path)
                 self._set_state(model, version, _Version(State.AVAILABLE, servable))

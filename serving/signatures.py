@@ -25,18 +25,23 @@ def read_meta_graph(path: str, tags: Sequence[str]) -> Any:
 
     directory = Path(path)
     saved_model = saved_model_pb2.SavedModel()
-    try:
-        if (directory / "saved_model.pb").is_file():
-            saved_model.ParseFromString((directory / "saved_model.pb").read_bytes())
-        elif (directory / "saved_model.pbtxt").is_file():
-            text_format.Parse((directory / "saved_model.pbtxt").read_text(), saved_model)
-        else:
-            raise NotFound(
-                f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}. "
-                "Check that the directory exists and that you have the right permissions for accessing it."
-            )
-    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError) as err:
-        raise ServingError.from_code(15, f"Could not parse SavedModel proto at {path}: {err}") from err
+    binary, text = directory / "saved_model.pb", directory / "saved_model.pbtxt"
+    # tensorflow/cc/saved_model/reader.cc ReadSavedModel -> env.cc ReadBinaryProto / ReadTextProto texts.
+    if binary.is_file():
+        try:
+            saved_model.ParseFromString(binary.read_bytes())
+        except message.DecodeError:
+            raise ServingError.from_code(15, f"Can't parse {binary} as binary proto") from None
+    elif text.is_file():
+        try:
+            text_format.Parse(text.read_text(), saved_model)
+        except (text_format.ParseError, UnicodeDecodeError):
+            raise ServingError.from_code(15, f"Can't parse {text} as text proto") from None
+    else:
+        raise NotFound(
+            f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}. "
+            "Check that the directory exists and that you have the right permissions for accessing it."
+        )
     for meta_graph in saved_model.meta_graphs:
         if set(meta_graph.meta_info_def.tags) == set(tags):
             return meta_graph

@@ -78,7 +78,7 @@ def route(method: str, path: str) -> Target:
             return Target(kind, unquote(m.group(1)), m.group(2), _label(m.group(3)), verb)
     elif method == "GET":
         if path == OPENAPI_PATH:  # the kit's OpenAPI document (serving/rest/openapi.py)
-            return Target("openapi", ModelSpec(name=""))
+            return Target("openapi")
         m = GET_PATH.fullmatch(path)
         if m is not None:
             kind = "metadata" if m.group(4) == "metadata" else "status"
@@ -101,7 +101,7 @@ class RestHandlers:
         spec = target.spec()
         if target.kind == "malformed":
             raise InvalidArgument(f"Malformed request: {method} {path}")
-        if target.api == "openapi":
+        if target.kind == "openapi":
             return openapi_document()
         if not spec.name:
             raise InvalidArgument("Missing model name in request.")

@@ -199,8 +199,10 @@ SERVE_CASES = {
         "--model_base_path={tmp}",
         "absent.config",
     ),
+    # server.cc reads the monitoring config only when REST is on.
     "bad monitoring config": (
-        "--monitoring_config_file={tmp}/bad.config --model_name=m --model_base_path={tmp}",
+        "--monitoring_config_file={tmp}/bad.config --rest_api_port={rest} --model_name=m "
+        "--model_base_path={tmp}",
         "bad.config",
     ),
 }
@@ -210,6 +212,8 @@ SERVE_CASES = {
 def test_serve_unreadable_config(case: str, tmp_path: Path) -> None:
     flags, message = SERVE_CASES[case]
     (tmp_path / "bad.config").write_text("model_config_list { config { name: 'x' base_path: \n")
-    argv = [f.format(tmp=tmp_path) for f in flags.split()]
-    result = tfkit("serve", *argv, f"--port={free_port()}", "--rest_api_port=0", timeout=120)
+    argv = [f.format(tmp=tmp_path, rest=free_port()) for f in flags.split()]
+    if not any(a.startswith("--rest_api_port=") for a in argv):
+        argv.append("--rest_api_port=0")
+    result = tfkit("serve", *argv, f"--port={free_port()}", timeout=120)
     assert_clear_failure(result, message)

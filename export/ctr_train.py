@@ -96,6 +96,31 @@ def evaluate(model: Any, files: list[Path], settings: CtrSettings) -> tuple[floa
     return roc_auc(y, p), log_loss(y, p)
 
 
+def input_spec(feature_len: int) -> Any:
+    """The (features, label) signature of a training batch."""
+    import tensorflow as tf
+
+    features = {
+        "feature": tf.TensorSpec([None, feature_len], tf.float32),
+        "user_id": tf.TensorSpec([None], tf.int64),
+        "article_id": tf.TensorSpec([None], tf.int64),
+    }
+    return features, tf.TensorSpec([None], tf.float32)
+
+
+def loss_and_gradients(
+    model: Any, params: list[Any], settings: CtrSettings, features: dict[str, Any], label: Any
+) -> tuple[Any, list[Any]]:
+    """(mean log loss of the batch, dense gradients of loss + L2 penalty) for one training batch."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        logits = model.logits(features["feature"], features["user_id"], features["article_id"])
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=label[:, None], logits=logits))
+        total = loss + settings.l2 * model.penalty(features["user_id"], features["article_id"])
+    return loss, [tf.convert_to_tensor(g) for g in tape.gradient(total, params)]
+
+
 def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
     """Train (resuming from the latest checkpoint), evaluate, write metrics.json; return the metrics."""
     import tensorflow as tf
@@ -124,24 +149,11 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
         model.feature_scale.assign(scale)
     save_config(settings)  # after a successful resume: the config always matches the checkpoints
 
-    spec = (
-        {
-            "feature": tf.TensorSpec([None, settings.feature_len], tf.float32),
-            "user_id": tf.TensorSpec([None], tf.int64),
-            "article_id": tf.TensorSpec([None], tf.int64),
-        },
-        tf.TensorSpec([None], tf.float32),
-    )
+    spec = input_spec(settings.feature_len)
 
     @tf.function(input_signature=spec)
     def train_step(features: dict[str, Any], label: Any) -> Any:
-        with tf.GradientTape() as tape:
-            logits = model.logits(features["feature"], features["user_id"], features["article_id"])
-            loss = tf.reduce_mean(
-                tf.nn.sigmoid_cross_entropy_with_logits(labels=label[:, None], logits=logits)
-            )
-            total = loss + settings.l2 * model.penalty(features["user_id"], features["article_id"])
-        grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, params)]
+        loss, grads = loss_and_gradients(model, params, settings, features, label)
         optimizer.apply(grads, params)
         return loss
 

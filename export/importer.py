@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from export.schema import MAX_ID, encode_example
+from export.schema import FEATURE_DTYPE, MAX_ID, encode_example
 from export.settings import ImportSettings
-from export.shards import write_meta, write_shards
+from export.shards import write_meta
+from export.split import check_fraction, place, row_key, shard_counts, write_split
 
 COLUMNS = ("user_id", "article_id", "clicked", "features")
 _SPLIT = re.compile(r"[;,\s|]+")
@@ -86,49 +87,63 @@ def _integer(value: Any, name: str, low: int, high: int) -> int:
     return int(number)
 
 
-def encode_rows(path: Path, frame: Any, settings: ImportSettings) -> list[bytes]:
-    """Validate and serialize every row of one table."""
-    out: list[bytes] = []
+def encode_row(
+    user: Any, article: Any, clicked: Any, features: Any, feature_len: int, delimiter: str
+) -> tuple[bytes, bytes]:
+    """Validate one row; return (serialized record, the row key that places it). ValueError says why not."""
+    label = _integer(clicked, "clicked", 0, 2)
+    vector = parse_features(features, feature_len, delimiter)
+    user_id = _integer(user, "user_id", 0, MAX_ID)
+    article_id = _integer(article, "article_id", 0, MAX_ID)
+    key = row_key(label, vector.astype(FEATURE_DTYPE).tobytes(), user_id, article_id)
+    return encode_example(label, vector, user_id, article_id), key
+
+
+def encode_rows(path: Path, frame: Any, settings: ImportSettings) -> list[tuple[bytes, bytes]]:
+    """Validate and serialize every row of one table: (record, row key) per row."""
+    out: list[tuple[bytes, bytes]] = []
     for i, row in enumerate(frame[list(COLUMNS)].itertuples(index=False, name=None)):
         user, article, clicked, features = row
         try:
-            record = encode_example(
-                _integer(clicked, "clicked", 0, 2),
-                parse_features(features, settings.feature_len, settings.delimiter),
-                _integer(user, "user_id", 0, MAX_ID),
-                _integer(article, "article_id", 0, MAX_ID),
-            )
+            out.append(encode_row(user, article, clicked, features, settings.feature_len, settings.delimiter))
         except ValueError as error:
             where = f"row {i} (line {i + 2})" if path.suffix.lower() in (".csv", ".txt") else f"row {i}"
             raise BadInputError(f"{path}: {where}: {error}") from None
-        out.append(record)
     return out
 
 
 def import_logs(settings: ImportSettings) -> dict[str, Any]:
-    """Import every input file into train/eval shards under settings.out_dir; return the meta."""
-    if not 0.0 < settings.eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in (0, 1), got {settings.eval_fraction}")
-    records: list[bytes] = []
+    """Import every input file into train/eval shards under settings.out_dir; return the meta.
+
+    Each row's split and shard come from `export.split.place` (a hash of the row and the seed), the
+    placement `tfkit data spark` uses too.
+    """
+    check_fraction(settings.eval_fraction)
+    counts = shard_counts(settings.shards)
+    placed: dict[str, list[list[bytes]]] = {split: [[] for _ in range(n)] for split, n in counts.items()}
+    total = 0
     for path in settings.inputs:
-        records.extend(encode_rows(path, read_table(path), settings))
-    if len(records) < 2:
-        raise BadInputError(f"need at least 2 rows to split into train and eval, got {len(records)}")
-    order = np.random.default_rng(settings.seed).permutation(len(records))
-    n_eval = max(1, round(len(records) * settings.eval_fraction))
-    held_out = [records[i] for i in order[:n_eval]]
-    train = [records[i] for i in order[n_eval:]]
-    train_files = write_shards(settings.out_dir, "train", train, settings.shards)
-    eval_files = write_shards(settings.out_dir, "eval", held_out, max(1, settings.shards // 2))
+        for record, key in encode_rows(path, read_table(path), settings):
+            split, shard = place(key, settings.seed, settings.eval_fraction, settings.shards)
+            placed[split][shard].append(record)
+            total += 1
+    sizes = {split: sum(len(s) for s in shards) for split, shards in placed.items()}
+    if min(sizes.values()) == 0:
+        raise BadInputError(
+            f"the split of {total} row(s) left {sizes['train']} train and {sizes['eval']} eval rows; "
+            "import more rows or change --eval-fraction"
+        )
+    files = {split: write_split(settings.out_dir, split, shards) for split, shards in placed.items()}
     meta = {
         "source": "import",
         "inputs": [str(p) for p in settings.inputs],
         "feature_len": settings.feature_len,
-        "n_train": len(train),
-        "n_eval": len(held_out),
-        "train_files": train_files,
-        "eval_files": eval_files,
+        "n_train": sizes["train"],
+        "n_eval": sizes["eval"],
+        "train_files": files["train"],
+        "eval_files": files["eval"],
         "bayes_auc": None,
+        "split": {"eval_fraction": settings.eval_fraction, "seed": settings.seed},
     }
     write_meta(settings.out_dir, meta)
     return meta

@@ -37,7 +37,6 @@ from export.ctr_train import (
     Log,
     _normalization,
     evaluate,
-    input_spec,
     loss_and_gradients,
     restore_checkpoint,
     save_config,
@@ -52,6 +51,10 @@ NOT_BUILT = (
     "small enough to mirror on every worker, so MultiWorkerMirroredStrategy (synchronous all-reduce, no "
     "parameter-server tasks and coordinator to run) is the fit; use --strategy multi-worker"
 )
+
+
+class ClusterError(RuntimeError):
+    """A worker of the cluster failed (killed, evicted, unreachable): restart the workers to resume."""
 
 
 @dataclass(frozen=True)
@@ -152,13 +155,12 @@ def train_distributed(settings: CtrSettings, run: DistributedRun, log: Log = pri
         for _ in range(steps_per_epoch - skip):
             yield next(stream)
 
-    @tf.function(input_signature=input_spec(settings.feature_len))
     def replica_step(features: dict[str, Any], label: Any) -> tuple[Any, list[Any]]:
         loss, grads = loss_and_gradients(model, params, settings, features, label)
         context = tf.distribute.get_replica_context()
         return loss, context.all_reduce(tf.distribute.ReduceOp.MEAN, grads)
 
-    @tf.function
+    @tf.function(reduce_retracing=True)  # traced once more for the short batches at shard ends
     def train_step(batch: Any) -> Any:
         loss, grads = strategy.run(replica_step, args=batch)
         optimizer.apply([strategy.experimental_local_results(g)[0] for g in grads], params)
@@ -169,32 +171,39 @@ def train_distributed(settings: CtrSettings, run: DistributedRun, log: Log = pri
     )
     started, examples = time.perf_counter(), 0
     auc, logloss = float("nan"), float("nan")
-    with writer.as_default():
-        while int(epoch.numpy()) < settings.epochs:
-            skip = int(optimizer.step.numpy()) - int(epoch.numpy()) * steps_per_epoch
-            losses = []
-            for batch in iterate(batches(int(epoch.numpy()), skip), train_files):
-                loss = train_step(batch)
-                losses.append(float(loss))
-                examples += settings.batch_size
+    try:
+        with writer.as_default():
+            while int(epoch.numpy()) < settings.epochs:
+                skip = int(optimizer.step.numpy()) - int(epoch.numpy()) * steps_per_epoch
+                losses = []
+                for batch in iterate(batches(int(epoch.numpy()), skip), train_files):
+                    loss = train_step(batch)
+                    losses.append(float(loss))
+                    examples += settings.batch_size
+                    step = int(optimizer.step.numpy())
+                    tf.summary.scalar("loss", loss, step=step)
+                    if run.checkpoint_every and step % run.checkpoint_every == 0 and step % steps_per_epoch:
+                        manager.save(checkpoint_number=step)
+                epoch.assign_add(1)
+                model.snap_to_int8_grid()  # every worker snaps the same values: replicas stay identical
                 step = int(optimizer.step.numpy())
-                tf.summary.scalar("loss", loss, step=step)
-                if run.checkpoint_every and step % run.checkpoint_every == 0 and step % steps_per_epoch:
-                    manager.save(checkpoint_number=step)
-            epoch.assign_add(1)
-            model.snap_to_int8_grid()  # every worker snaps the same values: replicas stay identical
-            step = int(optimizer.step.numpy())
-            if chief:
-                auc, logloss = evaluate(model, eval_files, settings)
-                tf.summary.scalar("eval/auc", auc, step=step)
-                tf.summary.scalar("eval/logloss", logloss, step=step)
-            manager.save(checkpoint_number=step)
-            scores = f" eval_auc {auc:.4f} eval_logloss {logloss:.4f}" if chief else ""
-            train_loss = float(np.mean(losses)) if losses else float("nan")
-            log(
-                f"ctr[{worker}/{workers}]: epoch {int(epoch.numpy())}/{settings.epochs} step {step} "
-                f"train_loss {train_loss:.4f}{scores}"
-            )
+                if chief:
+                    auc, logloss = evaluate(model, eval_files, settings)
+                    tf.summary.scalar("eval/auc", auc, step=step)
+                    tf.summary.scalar("eval/logloss", logloss, step=step)
+                manager.save(checkpoint_number=step)
+                scores = f" eval_auc {auc:.4f} eval_logloss {logloss:.4f}" if chief else ""
+                train_loss = float(np.mean(losses)) if losses else float("nan")
+                log(
+                    f"ctr[{worker}/{workers}]: epoch {int(epoch.numpy())}/{settings.epochs} step {step} "
+                    f"train_loss {train_loss:.4f}{scores}"
+                )
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ClusterError(
+            f"worker {worker} of {workers}: a worker of the cluster failed ({first}); restart the workers: "
+            f"training resumes from the latest checkpoint in {checkpoints}"
+        ) from None
     seconds = time.perf_counter() - started
     if not chief:
         shutil.rmtree(save_dir, ignore_errors=True)

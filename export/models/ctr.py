@@ -31,7 +31,7 @@ def data_dir(artifacts: Path) -> Path:
 
 def _run_train(args: argparse.Namespace) -> int:
     from export.ctr_train import train_ctr
-    from export.distributed import DistributedRun, train_distributed
+    from export.distributed import ClusterError, DistributedRun, train_distributed
     from export.reader import BadRecordError
 
     settings = CtrSettings(
@@ -53,7 +53,7 @@ def _run_train(args: argparse.Namespace) -> int:
             export_model(
                 ExportSettings(artifacts=args.artifacts, model=MODEL.name, model_dir=settings.model_dir)
             )
-    except (BadRecordError, FileNotFoundError, ValueError) as error:
+    except (BadRecordError, FileNotFoundError, ValueError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if "auc" not in m:

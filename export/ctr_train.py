@@ -121,6 +121,11 @@ def loss_and_gradients(
     return loss, [tf.convert_to_tensor(g) for g in tape.gradient(total, params)]
 
 
+def decay_steps(meta: dict[str, Any], settings: CtrSettings, n_files: int) -> int:
+    """Steps of the learning-rate decay: the epochs' batches (each shard ends with a short batch)."""
+    return (-(-int(meta.get("n_train", 0)) // settings.batch_size) + n_files) * settings.epochs
+
+
 def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
     """Train (resuming from the latest checkpoint), evaluate, write metrics.json; return the metrics."""
     import tensorflow as tf
@@ -135,8 +140,7 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
 
     model = build_model(settings)
     params = list(model.trainable_variables)
-    steps_per_epoch = -(-int(meta.get("n_train", 0)) // settings.batch_size) + len(train_files)
-    optimizer = build_adam(params, settings.learning_rate, steps_per_epoch * settings.epochs)
+    optimizer = build_adam(params, settings.learning_rate, decay_steps(meta, settings, len(train_files)))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(checkpoint, str(settings.model_dir / "checkpoints"), max_to_keep=5)

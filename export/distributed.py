@@ -36,6 +36,7 @@ from export.ctr_train import (
     METRICS_FILE,
     Log,
     _normalization,
+    decay_steps,
     evaluate,
     loss_and_gradients,
     restore_checkpoint,
@@ -124,7 +125,7 @@ def train_distributed(settings: CtrSettings, run: DistributedRun, log: Log = pri
     with strategy.scope():
         model = build_model(settings)
         params = list(model.trainable_variables)
-        optimizer = build_adam(params, settings.learning_rate, steps_per_epoch * settings.epochs)
+        optimizer = build_adam(params, settings.learning_rate, decay_steps(meta, settings, len(train_files)))
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(checkpoint, str(save_dir), max_to_keep=5)
@@ -157,14 +158,16 @@ def train_distributed(settings: CtrSettings, run: DistributedRun, log: Log = pri
 
     def replica_step(features: dict[str, Any], label: Any) -> tuple[Any, list[Any]]:
         loss, grads = loss_and_gradients(model, params, settings, features, label)
-        context = tf.distribute.get_replica_context()
-        return loss, context.all_reduce(tf.distribute.ReduceOp.MEAN, grads)
+        flat = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)  # one all-reduce per step
+        mean = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, flat)
+        sizes = [int(np.prod(p.shape)) for p in params]
+        return loss, [tf.reshape(g, p.shape) for g, p in zip(tf.split(mean, sizes), params, strict=True)]
 
     @tf.function(reduce_retracing=True)  # traced once more for the short batches at shard ends
     def train_step(batch: Any) -> Any:
         loss, grads = strategy.run(replica_step, args=batch)
         optimizer.apply([strategy.experimental_local_results(g)[0] for g in grads], params)
-        return strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+        return strategy.experimental_local_results(loss)[0]  # this worker's loss: no extra collective
 
     writer = (
         tf.summary.create_file_writer(str(settings.model_dir)) if chief else tf.summary.create_noop_writer()

@@ -4,7 +4,7 @@ The same rows, validation, records and placement as `tfkit data import` (export/
 validates a row, export/split.py places it), at Spark's scale:
 
 1. each input (CSV, Parquet, or `table:NAME` from the catalog) is read by Spark and validated row by row
-   in the executors (`mapInPandas`); a bad row becomes a reject carrying its source and the reason;
+   in the executors (`mapInArrow`); a bad row becomes a reject carrying its source and the reason;
 2. rows are keyed by their shard (train shards 0..N-1, eval shards N.., rejects last) and partitioned by
    that key, so each partition is exactly one shard, written by its executor (never collected);
 3. the executors write into `<out>.tmp-<id>/`; the driver writes meta.json and `_SUCCESS` there and then
@@ -82,34 +82,54 @@ def _read(spark: Any, source: str) -> Any:
     return frame.select(*COLUMNS).withColumn("_source", F.input_file_name())
 
 
+def _feature_cells(column: Any, feature_len: int) -> Any:
+    """The features of an Arrow batch: one float64 row per cell when every cell is a full-length list
+    (zero-copy reshape, the fast path for Parquet list columns), else the cells as Python values."""
+    import pyarrow as pa
+
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        lengths = column.value_lengths().to_numpy(zero_copy_only=False)
+        if column.null_count == 0 and len(column) and (lengths == feature_len).all():
+            flat = column.flatten().to_numpy(zero_copy_only=False)
+            if flat.dtype.kind == "f" and not (len(column) and column.offset):
+                return flat.astype("<f8", copy=False).reshape(len(column), feature_len)
+    return column.to_pylist()
+
+
 def _encoder(settings: SparkDataSettings) -> Any:
-    """The executor side of step 1: pandas batches -> (part, payload) with part = shard key."""
+    """The executor side of step 1: Arrow batches -> (part, payload) batches with part = the shard key."""
     counts = shard_counts(settings.shards)
     rejects_part = counts["train"] + counts["eval"]
 
     def encode(batches: Iterator[Any]) -> Iterator[Any]:
-        import pandas as pd
+        import pyarrow as pa
 
         from export.importer import encode_row
         from export.split import place
 
         for batch in batches:
+            users, articles, clicks, sources = (
+                batch.column(name).to_pylist() for name in ("user_id", "article_id", "clicked", "_source")
+            )
+            features = _feature_cells(batch.column("features"), settings.feature_len)
             parts, payloads = [], []
-            for user, article, clicked, features, source in batch.itertuples(index=False, name=None):
+            for i, user in enumerate(users):
                 try:
                     record, key = encode_row(
-                        user, article, clicked, features, settings.feature_len, settings.delimiter
+                        user, articles[i], clicks[i], features[i], settings.feature_len, settings.delimiter
                     )
                 except ValueError as error:
-                    reject = {"source": source, "reason": str(error)}
-                    reject.update(user_id=str(user), article_id=str(article), clicked=str(clicked))
+                    reject = {"source": sources[i], "reason": str(error)}
+                    reject.update(user_id=str(user), article_id=str(articles[i]), clicked=str(clicks[i]))
                     parts.append(rejects_part)
                     payloads.append(json.dumps(reject).encode())
                     continue
                 split, shard = place(key, settings.seed, settings.eval_fraction, settings.shards)
                 parts.append(shard if split == "train" else counts["train"] + shard)
                 payloads.append(record)
-            yield pd.DataFrame({"part": pd.Series(parts, dtype="int32"), "payload": payloads})
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(parts, pa.int32()), pa.array(payloads, pa.binary())], names=["part", "payload"]
+            )
 
     return encode
 
@@ -196,7 +216,7 @@ def run_job(settings: SparkDataSettings, spark: Any = None) -> dict[str, Any]:
     spark = spark or _session(settings.master)
     frames = [_read(spark, source) for source in settings.inputs]
     schema = StructType([StructField("part", IntegerType()), StructField("payload", BinaryType())])
-    encoded = [frame.mapInPandas(_encoder(settings), schema) for frame in frames]  # typed per source
+    encoded = [frame.mapInArrow(_encoder(settings), schema) for frame in frames]  # typed per source
     for more in encoded[1:]:
         encoded[0] = encoded[0].unionByName(more)
     keyed = encoded[0].rdd.map(tuple)

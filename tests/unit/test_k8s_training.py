@@ -66,7 +66,8 @@ def test_each_indexed_pod_gets_its_tf_config_from_its_index(docs: list[Doc]) -> 
     spec, pod = job["spec"], job["spec"]["template"]["spec"]
     trainer = _container(job, "trainer")
     workers = _env(trainer)["WORKERS"]
-    assert spec["completionMode"] == "Indexed"
+    assert spec["completionMode"] == "Indexed" and spec["suspend"] is True  # started after the data Job
+    assert find(docs, "Job", "tfkit-publish")["spec"]["suspend"] is True
     assert spec["completions"] == spec["parallelism"] == int(workers)
     assert pod["subdomain"] == service["metadata"]["name"] and pod["restartPolicy"] == "OnFailure"
     assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True

@@ -194,15 +194,33 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
                 f"train_loss {float(tf.reduce_mean(losses)):.4f} eval_auc {auc:.4f} "
                 f"eval_logloss {logloss:.4f}"
             )
-    if np.isnan(auc):
-        auc, logloss = evaluate(model, eval_files, settings)
+    seconds = time.perf_counter() - started
+    return finish(
+        model, eval_files, settings, meta, (auc, logloss), int(optimizer.step.numpy()), seconds, counter.count
+    )
+
+
+def finish(
+    model: Any,
+    eval_files: list[Path],
+    settings: CtrSettings,
+    meta: dict[str, Any],
+    scores: tuple[float, float],
+    steps: int,
+    seconds: float,
+    skipped: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Write metrics.json (evaluating first when no epoch ran) and return the metrics."""
+    auc, logloss = evaluate(model, eval_files, settings) if np.isnan(scores[0]) else scores
     metrics = {
         "auc": auc,
         "logloss": logloss,
         "bayes_auc": meta.get("bayes_auc"),
-        "steps": int(optimizer.step.numpy()),
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "skipped_records": counter.count,
+        "steps": steps,
+        "train_seconds": round(seconds, 3),
+        "skipped_records": skipped,
+        **extra,
     }
     (settings.model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -21,7 +21,6 @@ adds what changes across replicas, in a custom training loop (`strategy.run`):
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -33,11 +32,11 @@ import numpy as np
 
 from export.ctr_model import build_adam, build_model
 from export.ctr_train import (
-    METRICS_FILE,
     Log,
     _normalization,
     decay_steps,
     evaluate,
+    finish,
     loss_and_gradients,
     restore_checkpoint,
     save_config,
@@ -211,18 +210,7 @@ def train_distributed(settings: CtrSettings, run: DistributedRun, log: Log = pri
     if not chief:
         shutil.rmtree(save_dir, ignore_errors=True)
         return {"worker": worker, "steps": int(optimizer.step.numpy())}
-    if np.isnan(auc):
-        auc, logloss = evaluate(model, eval_files, settings)
-    metrics = {
-        "auc": auc,
-        "logloss": logloss,
-        "bayes_auc": meta.get("bayes_auc"),
-        "steps": int(optimizer.step.numpy()),
-        "train_seconds": round(seconds, 3),
-        "skipped_records": 0,
-        "strategy": run.strategy,
-        "workers": workers,
-        "examples_per_second": round(examples / seconds, 1) if seconds > 0 else None,
-    }
-    (settings.model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    speed = round(examples / seconds, 1) if seconds > 0 else None
+    steps = int(optimizer.step.numpy())
+    extra = {"strategy": run.strategy, "workers": workers, "examples_per_second": speed}
+    return finish(model, eval_files, settings, meta, (auc, logloss), steps, seconds, 0, **extra)

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from export.importer import COLUMNS
-from export.schema import FEATURE_LEN, SCHEMA_DOC
+from export.schema import SCHEMA_DOC
+from export.settings import ImportSettings
 from export.split import check_fraction, shard_counts, shard_file, write_shard
 
 SUCCESS = "_SUCCESS"
@@ -46,11 +47,11 @@ class SparkDataSettings:
 
     inputs: tuple[str, ...]
     out: str
-    shards: int = 4
-    eval_fraction: float = 0.2
-    feature_len: int = FEATURE_LEN
-    delimiter: str = ""
-    seed: int = 0
+    shards: int = ImportSettings.shards  # the importer's defaults: one source
+    eval_fraction: float = ImportSettings.eval_fraction
+    feature_len: int = ImportSettings.feature_len
+    delimiter: str = ImportSettings.delimiter
+    seed: int = ImportSettings.seed
     master: str | None = "local[*]"  # None: keep the master spark-submit configured
     compression: str = "none"
 

@@ -66,3 +66,44 @@ def test_import_split_does_not_depend_on_row_order(tmp_path: Path) -> None:
     assert (a["n_train"], a["n_eval"]) == (b["n_train"], b["n_eval"])
     assert a["n_train"] + a["n_eval"] == 200 and a["n_eval"] > 0
     assert _records(tmp_path / "a") == _records(tmp_path / "b")
+
+
+def test_spark_encoder_on_arrow_batches_places_like_the_importer() -> None:
+    """The executor function of `tfkit data spark` (no Spark needed): list and string features, rejects."""
+    import json
+
+    import pyarrow as pa
+
+    from export.importer import encode_row
+    from export.spark_data import SparkDataSettings, _encoder
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(6, LEN))
+    settings = SparkDataSettings(inputs=(), out="unused", shards=3, seed=2)
+    as_list = pa.array([list(v) for v in vectors[:3]] + [[1.0, 2.0]], pa.list_(pa.float64()))
+    as_text = pa.array([";".join(repr(float(x)) for x in v) for v in vectors[3:]] + ["1;2"])
+    batches = [
+        pa.RecordBatch.from_pydict(
+            {
+                "user_id": pa.array(users),
+                "article_id": pa.array([5, 6, 7, 8]),
+                "clicked": pa.array(["1", "0", "1", "1"] if text else [1, 0, 1, 1]),
+                "features": features,
+                "_source": pa.array(["f"] * 4),
+            }
+        )
+        for users, features, text in (([1, 2, 3, 4], as_list, False), (["4", "5", "6", "7"], as_text, True))
+    ]
+    out = list(_encoder(settings)(iter(batches)))
+    parts = [p for b in out for p in b.column("part").to_pylist()]
+    payloads = [p for b in out for p in b.column("payload").to_pylist()]
+    rejects = [
+        json.loads(p) for part, p in zip(parts, payloads, strict=True) if part == 4
+    ]  # 3 train + 1 eval shards, then rejects
+    assert [r["reason"] for r in rejects] == [f"features: expected {LEN} values, got 2"] * 2
+    good = [(part, payload) for part, payload in zip(parts, payloads, strict=True) if part != 4]
+    assert len(good) == 6
+    for i, (part, payload) in enumerate(good):
+        record, key = encode_row(i + 1, 5 + i % 3, [1, 0, 1][i % 3], vectors[i], LEN, "")
+        split, shard = place(key, 2, 0.2, 3)
+        assert payload == record and part == (shard if split == "train" else 3 + shard)

@@ -154,7 +154,8 @@ def markdown(results: dict[str, Any]) -> str:
         "## Scale out (Spark data job, multi-worker training)",
         "",
         f"{results['cpus']} CPUs shared by every process. Whole commands, start-up included "
-        "(Spark: JVM + executors importing TensorFlow; workers: TensorFlow + cluster set-up).",
+        "(Spark: JVM + executors importing TensorFlow; workers: TensorFlow + cluster set-up). "
+        "Load average at start: " + str(results.get("load_average_at_start", "not recorded")) + ".",
         "",
         "| rows | command | wall s | rows/s | train / eval rows |",
         "|---:|---|---:|---:|---|",
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_at_start": [round(x, 1) for x in os.getloadavg()],  # other work on the machine
         "data": [],
     }
     with tempfile.TemporaryDirectory(prefix="tfkit-bench-scale-") as tmp:

@@ -22,7 +22,7 @@ from export.settings import GenerateSettings
 from export.synthetic import generate
 from tests.support.server import REPO, free_port
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(600)  # TensorFlow start-ups and collectives on 2 busy cores
 STEPS_PER_EPOCH = 24  # 6000 train rows / global batch 256
 
 
@@ -57,7 +57,7 @@ def _cluster(ports: list[int], args: list[str], logs: Path) -> list[subprocess.P
 
 
 def _wait(procs: list[subprocess.Popen[bytes]], logs: Path) -> list[int]:
-    codes = [p.wait(timeout=240) for p in procs]
+    codes = [p.wait(timeout=540) for p in procs]
     return codes
 
 

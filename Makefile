@@ -23,7 +23,7 @@ SERVE_FLAGS := --port=8500 --rest_api_port=8501 \
 	--monitoring_config_file=serving/monitoring.config \
 	--enable_grpc_healthcheck_service=true
 
-.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench soak fuzz demo k8s-render models-image
+.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench bench-scale soak fuzz demo k8s-render models-image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-21s\033[0m %s\n", $$1, $$2}'
@@ -86,7 +86,7 @@ check: install ## ruff + mypy
 tensorboard: install ## open TensorBoard on the training logs under $(ARTIFACTS)/train
 	$(VENV)/bin/tensorboard --logdir $(ARTIFACTS)/train --bind_all
 
-bench: install bench-dashboard ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
+bench: install bench-dashboard bench-scale ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
 	$(PY) -m bench --artifacts $(ARTIFACTS) --out bench/results
 
 .PHONY: bench-dashboard
@@ -96,6 +96,9 @@ bench-dashboard: install ## the Grafana dashboard's panels from a live Prometheu
 SOAK_SECONDS ?= 600
 soak: install ## soak: SOAK_SECONDS (600) of mixed REST/gRPC at 70% of max, new versions, reloads -> bench/results/soak.*
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) -m bench.soak --out bench/results
+
+bench-scale: install ## Spark local[2] vs tfkit data import (100k, 1M rows); 1 vs 2 training workers -> bench/results/scale.*
+	$(PY) -m bench.scale --out bench/results
 
 demo: install ## browser demo on localhost (TF.js bundle + tfkit serve with CORS)
 	$(PY) -m web.serve_demo --artifacts $(ARTIFACTS)

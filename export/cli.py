@@ -59,6 +59,18 @@ def run_data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_data_spark(args: argparse.Namespace) -> int:
+    from export.spark_data import run_job, settings_from, summary
+
+    out = str(args.out or args.artifacts / "data" / "ctr")
+    try:
+        meta = run_job(settings_from(args, out))
+    except ValueError as error:
+        return _fail(str(error))
+    print(summary(meta, out))
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from export.exporter import export_model
     from export.models import get
@@ -124,6 +136,14 @@ def _register_data(sub: Any) -> None:
     imp.add_argument("--delimiter", default="", help="features delimiter (default: any of ; , | whitespace)")
     add_setting(imp, "--seed", ImportSettings, "seed", "split seed")
     imp.set_defaults(run=run_data_import)
+
+    from export.spark_data import add_arguments
+
+    spark = actions.add_parser("spark", help="the import as an Apache Spark job (any master, spark-submit)")
+    _artifacts_flag(spark)
+    spark.add_argument("--out", help="output directory or URI (default: ARTIFACTS/data/ctr)")
+    add_arguments(spark, master_default="local[*]")
+    spark.set_defaults(run=run_data_spark)
 
 
 def register(sub: Any) -> None:

@@ -96,6 +96,36 @@ def evaluate(model: Any, files: list[Path], settings: CtrSettings) -> tuple[floa
     return roc_auc(y, p), log_loss(y, p)
 
 
+def input_spec(feature_len: int) -> Any:
+    """The (features, label) signature of a training batch."""
+    import tensorflow as tf
+
+    features = {
+        "feature": tf.TensorSpec([None, feature_len], tf.float32),
+        "user_id": tf.TensorSpec([None], tf.int64),
+        "article_id": tf.TensorSpec([None], tf.int64),
+    }
+    return features, tf.TensorSpec([None], tf.float32)
+
+
+def loss_and_gradients(
+    model: Any, params: list[Any], settings: CtrSettings, features: dict[str, Any], label: Any
+) -> tuple[Any, list[Any]]:
+    """(mean log loss of the batch, dense gradients of loss + L2 penalty) for one training batch."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        logits = model.logits(features["feature"], features["user_id"], features["article_id"])
+        loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=label[:, None], logits=logits))
+        total = loss + settings.l2 * model.penalty(features["user_id"], features["article_id"])
+    return loss, [tf.convert_to_tensor(g) for g in tape.gradient(total, params)]
+
+
+def decay_steps(meta: dict[str, Any], settings: CtrSettings, n_files: int) -> int:
+    """Steps of the learning-rate decay: the epochs' batches (each shard ends with a short batch)."""
+    return (-(-int(meta.get("n_train", 0)) // settings.batch_size) + n_files) * settings.epochs
+
+
 def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
     """Train (resuming from the latest checkpoint), evaluate, write metrics.json; return the metrics."""
     import tensorflow as tf
@@ -110,8 +140,7 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
 
     model = build_model(settings)
     params = list(model.trainable_variables)
-    steps_per_epoch = -(-int(meta.get("n_train", 0)) // settings.batch_size) + len(train_files)
-    optimizer = build_adam(params, settings.learning_rate, steps_per_epoch * settings.epochs)
+    optimizer = build_adam(params, settings.learning_rate, decay_steps(meta, settings, len(train_files)))
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(checkpoint, str(settings.model_dir / "checkpoints"), max_to_keep=5)
@@ -124,24 +153,11 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
         model.feature_scale.assign(scale)
     save_config(settings)  # after a successful resume: the config always matches the checkpoints
 
-    spec = (
-        {
-            "feature": tf.TensorSpec([None, settings.feature_len], tf.float32),
-            "user_id": tf.TensorSpec([None], tf.int64),
-            "article_id": tf.TensorSpec([None], tf.int64),
-        },
-        tf.TensorSpec([None], tf.float32),
-    )
+    spec = input_spec(settings.feature_len)
 
     @tf.function(input_signature=spec)
     def train_step(features: dict[str, Any], label: Any) -> Any:
-        with tf.GradientTape() as tape:
-            logits = model.logits(features["feature"], features["user_id"], features["article_id"])
-            loss = tf.reduce_mean(
-                tf.nn.sigmoid_cross_entropy_with_logits(labels=label[:, None], logits=logits)
-            )
-            total = loss + settings.l2 * model.penalty(features["user_id"], features["article_id"])
-        grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, params)]
+        loss, grads = loss_and_gradients(model, params, settings, features, label)
         optimizer.apply(grads, params)
         return loss
 
@@ -178,15 +194,33 @@ def train_ctr(settings: CtrSettings, log: Log = print) -> dict[str, Any]:
                 f"train_loss {float(tf.reduce_mean(losses)):.4f} eval_auc {auc:.4f} "
                 f"eval_logloss {logloss:.4f}"
             )
-    if np.isnan(auc):
-        auc, logloss = evaluate(model, eval_files, settings)
+    seconds = time.perf_counter() - started
+    return finish(
+        model, eval_files, settings, meta, (auc, logloss), int(optimizer.step.numpy()), seconds, counter.count
+    )
+
+
+def finish(
+    model: Any,
+    eval_files: list[Path],
+    settings: CtrSettings,
+    meta: dict[str, Any],
+    scores: tuple[float, float],
+    steps: int,
+    seconds: float,
+    skipped: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Write metrics.json (evaluating first when no epoch ran) and return the metrics."""
+    auc, logloss = evaluate(model, eval_files, settings) if np.isnan(scores[0]) else scores
     metrics = {
         "auc": auc,
         "logloss": logloss,
         "bayes_auc": meta.get("bayes_auc"),
-        "steps": int(optimizer.step.numpy()),
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "skipped_records": counter.count,
+        "steps": steps,
+        "train_seconds": round(seconds, 3),
+        "skipped_records": skipped,
+        **extra,
     }
     (settings.model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from export.publish import staging_dir
-from export.schema import MAX_ID, encode_example
+from export.schema import FEATURE_DTYPE, MAX_ID, encode_example
 from export.settings import ImportSettings
-from export.shards import write_meta, write_shards
+from export.shards import write_meta
+from export.split import check_fraction, place, row_key, shard_counts, write_split
 
 COLUMNS = ("user_id", "article_id", "clicked", "features")
 _SPLIT = re.compile(r"[;,\s|]+")
@@ -98,19 +99,41 @@ def _integer(value: Any, name: str, low: int, high: int) -> int:
 Row = tuple[int, np.ndarray, int, int]  # clicked, features, user_id, article_id
 
 
+def validate_row(
+    user: Any, article: Any, clicked: Any, features: Any, feature_len: int, delimiter: str
+) -> Row:
+    """Check one row (pure numpy, no TensorFlow); ValueError says what is wrong."""
+    return (
+        _integer(clicked, "clicked", 0, 2),
+        parse_features(features, feature_len, delimiter),
+        _integer(user, "user_id", 0, MAX_ID),
+        _integer(article, "article_id", 0, MAX_ID),
+    )
+
+
+def encode(row: Row) -> tuple[bytes, bytes]:
+    """(serialized record, the row key that places it: export.split.place)."""
+    label, vector, user_id, article_id = row
+    key = row_key(label, vector.astype(FEATURE_DTYPE).tobytes(), user_id, article_id)
+    return encode_example(label, vector, user_id, article_id), key
+
+
+def encode_row(
+    user: Any, article: Any, clicked: Any, features: Any, feature_len: int, delimiter: str
+) -> tuple[bytes, bytes]:
+    """Validate and encode one row (the Spark executors' path)."""
+    return encode(validate_row(user, article, clicked, features, feature_len, delimiter))
+
+
 def validate_rows(path: Path, frame: Any, settings: ImportSettings) -> list[Row]:
-    """Check every row of one table (no TensorFlow: bad input fails fast, with one message)."""
+    """Check every row of one table before anything loads TensorFlow: bad input fails fast, one message."""
     rows: list[Row] = []
-    for i, row in enumerate(frame[list(COLUMNS)].itertuples(index=False, name=None)):
-        user, article, clicked, features = row
+    for i, (user, article, clicked, features) in enumerate(
+        frame[list(COLUMNS)].itertuples(index=False, name=None)
+    ):
         try:
             rows.append(
-                (
-                    _integer(clicked, "clicked", 0, 2),
-                    parse_features(features, settings.feature_len, settings.delimiter),
-                    _integer(user, "user_id", 0, MAX_ID),
-                    _integer(article, "article_id", 0, MAX_ID),
-                )
+                validate_row(user, article, clicked, features, settings.feature_len, settings.delimiter)
             )
         except ValueError as error:
             where = f"row {i} (line {i + 2})" if path.suffix.lower() in (".csv", ".txt") else f"row {i}"
@@ -119,54 +142,66 @@ def validate_rows(path: Path, frame: Any, settings: ImportSettings) -> list[Row]
 
 
 def import_logs(settings: ImportSettings) -> dict[str, Any]:
-    """Import every input file into train/eval shards under settings.out_dir; return the meta."""
-    if not 0.0 < settings.eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in (0, 1), got {settings.eval_fraction}")
+    """Import every input file into train/eval shards under settings.out_dir; return the meta.
+
+    Each row's split and shard come from `export.split.place` (a hash of the row and the seed), the
+    placement `tfkit data spark` uses too.
+    """
+    check_fraction(settings.eval_fraction)
     rows: list[Row] = []
     for path in settings.inputs:
         rows.extend(validate_rows(path, read_table(path), settings))
     if len(rows) < 2:
         raise BadInputError(f"need at least 2 rows to split into train and eval, got {len(rows)}")
     check_out_dir(settings.out_dir)
-    records = [encode_example(*row) for row in rows]
-    order = np.random.default_rng(settings.seed).permutation(len(records))
-    n_eval = max(1, round(len(records) * settings.eval_fraction))
-    held_out = [records[i] for i in order[:n_eval]]
-    train = [records[i] for i in order[n_eval:]]
+    placed: dict[str, list[list[bytes]]] = {
+        split: [[] for _ in range(n)] for split, n in shard_counts(settings.shards).items()
+    }
+    for row in rows:
+        record, key = encode(row)
+        split, shard = place(key, settings.seed, settings.eval_fraction, settings.shards)
+        placed[split][shard].append(record)
+    sizes = {split: sum(len(s) for s in shards) for split, shards in placed.items()}
+    if min(sizes.values()) == 0:
+        raise BadInputError(
+            f"the split of {len(rows)} row(s) left {sizes['train']} train and {sizes['eval']} eval rows; "
+            "import more rows or change --eval-fraction"
+        )
     with publishing_dir(settings.out_dir) as staging:
-        train_files = write_shards(staging, "train", train, settings.shards)
-        eval_files = write_shards(staging, "eval", held_out, max(1, settings.shards // 2))
-        meta = _meta(settings, train, held_out, train_files, eval_files)
+        files = {split: write_split(staging, split, shards) for split, shards in placed.items()}
+        meta = _meta(settings, sizes, files)
         write_meta(staging, meta)
     return meta
 
 
-def _meta(
-    settings: ImportSettings,
-    train: list[bytes],
-    held_out: list[bytes],
-    train_files: list[str],
-    eval_files: list[str],
-) -> dict[str, Any]:
-    meta = {
+def _meta(settings: ImportSettings, sizes: dict[str, int], files: dict[str, list[str]]) -> dict[str, Any]:
+    return {
         "source": "import",
         "inputs": [str(p) for p in settings.inputs],
         "feature_len": settings.feature_len,
-        "n_train": len(train),
-        "n_eval": len(held_out),
-        "train_files": train_files,
-        "eval_files": eval_files,
+        "n_train": sizes["train"],
+        "n_eval": sizes["eval"],
+        "train_files": files["train"],
+        "eval_files": files["eval"],
         "bayes_auc": None,
+        "split": {"eval_fraction": settings.eval_fraction, "seed": settings.seed},
     }
-    return meta
+
+
+def _data_set_entry(path: Path) -> bool:
+    """What `tfkit data import/generate/spark` write into a data directory."""
+    return path.name in ("meta.json", "_SUCCESS", "rejects") or path.name.endswith(
+        (".tfrecord", ".tfrecord.gz")
+    )
 
 
 def check_out_dir(out_dir: Path) -> None:
-    """The output may replace only a data set: a directory of meta.json and *.tfrecord files."""
-    if out_dir.exists() and not (
-        out_dir.is_dir() and all(p.name == "meta.json" or p.suffix == ".tfrecord" for p in out_dir.iterdir())
-    ):
-        raise BadInputError(f"{out_dir}: exists and is not a data directory (only meta.json, *.tfrecord)")
+    """The output may replace only a data set (meta.json, _SUCCESS, rejects/, *.tfrecord[.gz])."""
+    if out_dir.exists() and not (out_dir.is_dir() and all(_data_set_entry(p) for p in out_dir.iterdir())):
+        raise BadInputError(
+            f"{out_dir}: exists and is not a data directory "
+            "(only meta.json, _SUCCESS, rejects/, *.tfrecord[.gz])"
+        )
 
 
 @contextlib.contextmanager

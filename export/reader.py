@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from export.schema import MAX_ID, training_feature_spec
+from export.split import compression_type
 
 BAD_RECORD_OPEN = "<<tfkit-bad-record: "
 BAD_RECORD_CLOSE = ">>"
@@ -108,9 +109,11 @@ def ctr_dataset(
     if skip_bad and counter is None:
         raise ValueError("skip_bad=True needs a SkipCounter")
     names = tf.constant([str(f) for f in files])
+    compressions = tf.constant([compression_type(f) for f in files])
 
     def per_file(file_index: Any) -> Any:
-        batches = tf.data.TFRecordDataset(names[file_index]).batch(batch_size).enumerate()
+        records = tf.data.TFRecordDataset(names[file_index], compression_type=compressions[file_index])
+        batches = records.batch(batch_size).enumerate()
         return batches.map(lambda k, raw: (file_index, k, raw))
 
     def parse(file_index: Any, batch_index: Any, raw: Any) -> Any:
@@ -167,7 +170,7 @@ def find_corrupt_file(files: Sequence[Path]) -> str | None:
 
     for file in files:
         try:
-            for _ in tf.data.TFRecordDataset(str(file)).batch(4096):
+            for _ in tf.data.TFRecordDataset(str(file), compression_type(file)).batch(4096):
                 pass
         except tf.errors.DataLossError as error:
             return f"{file}: {error.message.split('}}')[-1].split(' [Op:')[0].strip()}"

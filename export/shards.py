@@ -49,7 +49,7 @@ def read_meta(data_dir: Path) -> dict[str, Any]:
 
 def split_files(data_dir: Path, split: str) -> list[Path]:
     """The shard files of one split (`train` or `eval`), sorted."""
-    files = sorted(data_dir.glob(f"{split}-*-of-*.tfrecord"))
+    files = sorted([*data_dir.glob(f"{split}-*-of-*.tfrecord"), *data_dir.glob(f"{split}-*.tfrecord.gz")])
     if not files:
         raise FileNotFoundError(f"no {split}-*.tfrecord shards in {data_dir}")
     return files

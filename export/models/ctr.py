@@ -31,6 +31,7 @@ def data_dir(artifacts: Path) -> Path:
 
 def _run_train(args: argparse.Namespace) -> int:
     from export.ctr_train import train_ctr
+    from export.distributed import ClusterError, DistributedRun, train_distributed
     from export.reader import BadRecordError
 
     settings = CtrSettings(
@@ -42,11 +43,22 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         skip_bad=args.skip_bad,
     )
+    run = DistributedRun(strategy=args.strategy, checkpoint_every=args.checkpoint_every)
     try:
-        m = train_ctr(settings)
-    except (BadRecordError, FileNotFoundError, ValueError) as error:
+        m = train_ctr(settings) if run.strategy == "one" else train_distributed(settings, run)
+        if args.export and "auc" in m:  # the chief (or the single worker) publishes the version
+            from export.exporter import export_model
+            from export.settings import ExportSettings
+
+            export_model(
+                ExportSettings(artifacts=args.artifacts, model=MODEL.name, model_dir=settings.model_dir)
+            )
+    except (BadRecordError, FileNotFoundError, ValueError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if "auc" not in m:
+        print(f"ctr: worker {m['worker']} done at step {m['steps']}")
+        return 0
     bayes = "unknown" if m["bayes_auc"] is None else f"{m['bayes_auc']:.4f}"
     print(
         f"ctr: auc={m['auc']:.4f} bayes_auc={bayes} logloss={m['logloss']:.4f} "
@@ -60,11 +72,13 @@ def records(data: Path, n: int, seed: int = 0) -> list[bytes]:
     import tensorflow as tf
 
     from export.shards import split_files
+    from export.split import compression_type
 
     files = split_files(data, "eval")
     wanted = max(n, 1)
     found: list[bytes] = []
-    for record in tf.data.TFRecordDataset([str(f) for f in files]).take(max(4 * wanted, 1024)):
+    shards = tf.data.TFRecordDataset([str(f) for f in files], compression_type(files[0]))
+    for record in shards.take(max(4 * wanted, 1024)):
         found.append(bytes(record.numpy()))
     if not found:
         raise ValueError(f"no records in the eval shards of {data}")
@@ -106,6 +120,18 @@ class Ctr(KitModel):
         add_setting(p, "--seed", CtrSettings, "seed")
         p.add_argument(
             "--skip-bad", action="store_true", help="skip and count malformed records instead of stopping"
+        )
+        from export.distributed import STRATEGIES, DistributedRun
+
+        p.add_argument(
+            "--strategy",
+            choices=STRATEGIES,
+            default=DistributedRun.strategy,
+            help="tf.distribute strategy; multi-worker reads TF_CONFIG (default: %(default)s)",
+        )
+        add_setting(p, "--checkpoint-every", DistributedRun, "checkpoint_every", "mid-epoch checkpoint steps")
+        p.add_argument(
+            "--export", action="store_true", help="publish the next SavedModel version after training"
         )
         p.set_defaults(run=_run_train)
 

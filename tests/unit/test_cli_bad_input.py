@@ -135,7 +135,9 @@ def test_data_import_refuses_to_replace_a_foreign_directory(tmp_path: Path) -> N
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     result = tfkit("data", "import", write_parquet(tmp_path / "ok.parquet", 4), "--out", out)
-    assert_clear_failure(result, "exists and is not a data directory (only meta.json, *.tfrecord)")
+    assert_clear_failure(
+        result, "exists and is not a data directory (only meta.json, _SUCCESS, rejects/, *.tfrecord[.gz])"
+    )
     assert (out / "keep.txt").read_text() == "mine"
 
 

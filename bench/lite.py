@@ -92,34 +92,39 @@ def measure(artifacts: Path, work: Path) -> dict[str, Any]:
                 target = f"127.0.0.1:{server.grpc_port}"
                 results["models"][model][mode] = {
                     "rest_1": run_wrk(url, body, 1, SEQUENTIAL_SECONDS, work).as_dict(),
-                    "grpc_1": run_h2load(target, PREDICT_METHOD, message, 1, SEQUENTIAL_SECONDS, work).as_dict(),
+                    "grpc_1": run_h2load(
+                        target, PREDICT_METHOD, message, 1, SEQUENTIAL_SECONDS, work
+                    ).as_dict(),
                     f"rest_{CLIENTS}": run_wrk(url, body, CLIENTS, LOAD_SECONDS, work).as_dict(),
                 }
     return results
 
 
 def markdown(results: dict[str, Any]) -> str:
+    clients = results["clients"]
     lines = [
         "## LiteRT fast path (`--prefer_tflite_model=true`)\n",
-        f"Each version's `model.tflite` (float32, parity-gated, SignatureDefs in its metadata) served by the same "
-        f"`tfkit serve` as the SavedModel; 1 row per request, batching off, {results['cpus']} shared CPUs. "
-        "Sequential latency: wrk -c1 (REST), h2load -c1 (gRPC); throughput: wrk, "
-        f"{results['clients']} connections. Model call: in-process, TensorFlow signature vs LiteRT.\n",
-        "| model | mode | model call p50 | REST p50 | gRPC p50 | REST req/s @32 | p50 / p99 @32 | failures |",
+        "Each version's `model.tflite` (float32, parity-gated, SignatureDefs in its metadata) served by "
+        f"the same `tfkit serve` as the SavedModel; 1 row per request, batching off, {results['cpus']} "
+        "shared CPUs. Sequential latency: wrk -c1 (REST), h2load -c1 (gRPC); throughput: wrk, "
+        f"{clients} connections. Model call: in-process, TensorFlow signature vs LiteRT.\n",
+        f"| model | mode | model call p50 | REST p50 | gRPC p50 | req/s @{clients} | p50 / p99 | errors |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for model, data in results["models"].items():
         for mode in MODES:
             got = data[mode]
-            load = got[f"rest_{results['clients']}"]
+            load, rest, grpc = got[f"rest_{clients}"], got["rest_1"], got["grpc_1"]
+            failures = load["failures"] + rest["failures"] + grpc["failures"]
             lines.append(
-                f"| {model} | {mode} | {data['model_call_us'][mode]:.0f} us | {got['rest_1']['p50_ms']:.2f} ms "
-                f"| {got['grpc_1']['p50_ms']:.2f} ms | {load['rps']:.0f} | {load['p50_ms']:.1f} / "
-                f"{load['p99_ms']:.1f} ms | {load['failures'] + got['rest_1']['failures'] + got['grpc_1']['failures']} |"
+                f"| {model} | {mode} | {data['model_call_us'][mode]:.0f} us | {rest['p50_ms']:.2f} ms "
+                f"| {grpc['p50_ms']:.2f} ms | {load['rps']:.0f} | {load['p50_ms']:.1f} / "
+                f"{load['p99_ms']:.1f} ms | {failures} |"
             )
+    lines.append("")
     for model, data in results["models"].items():
-        ratio = data["tflite"][f"rest_{results['clients']}"]["rps"] / data["savedmodel"][f"rest_{results['clients']}"]["rps"]
-        lines.append(f"\n{model}: TFLite / SavedModel REST throughput at {results['clients']} clients = {ratio:.2f}x")
+        ratio = data["tflite"][f"rest_{clients}"]["rps"] / data["savedmodel"][f"rest_{clients}"]["rps"]
+        lines.append(f"- {model}: TFLite / SavedModel REST throughput at {clients} clients = {ratio:.2f}x")
     return "\n".join(lines) + "\n"
 
 

@@ -55,7 +55,9 @@ def _predictions(url: str, body: bytes) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def kserve_server(python: Path, model: str, model_dir: Path, log: Path, timeout: float = 300) -> Iterator[str]:
+def kserve_server(
+    python: Path, model: str, model_dir: Path, log: Path, timeout: float = 300
+) -> Iterator[str]:
     """KServe's ModelServer for one model (its own venv); yields the REST base URL once the model is ready."""
     port, grpc_port = free_port(), free_port()
     argv = [str(python), str(REPO / "bench" / "peers" / "kserve_model.py"), f"--model_name={model}",
@@ -73,7 +75,9 @@ def kserve_server(python: Path, model: str, model_dir: Path, log: Path, timeout:
                 if requests.get(f"{url}/v1/models/{model}", timeout=2).json().get("ready"):
                     break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"KServe model {model} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+                raise TimeoutError(
+                    f"KServe model {model} not ready after {timeout}s:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(0.2)
         yield url
     finally:
@@ -96,17 +100,21 @@ def measure(artifacts: Path, python: Path, work: Path) -> dict[str, Any]:
     bodies = {m: rows_body(one_row(m, artifacts)) for m in MODELS}
     found: dict[str, dict[str, Any]] = {m: {} for m in MODELS}
     for model in MODELS:
-        with kserve_server(python, model, artifacts / manifest[model]["path"], work / f"kserve-{model}.log") as url:
+        with kserve_server(
+            python, model, artifacts / manifest[model]["path"], work / f"kserve-{model}.log"
+        ) as url:
             found[model]["kserve"] = _load(url, model, bodies[model], work)
     for server, flags in (("tfkit", ()), ("tfkit+batching", BATCHING)):
         with serving(artifacts, *flags) as kit:
             for model in MODELS:
                 found[model][server] = _load(f"http://127.0.0.1:{kit.rest_port}", model, bodies[model], work)
-    version = subprocess.run([str(python), "-c", "import kserve, tensorflow as t; print(kserve.__version__, t.__version__)"],
-                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
-    for model, runs in found.items():
+    probe = "import kserve, tensorflow as t; print(kserve.__version__, t.__version__)"
+    version = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for runs in found.values():
         reference = np.asarray(runs["tfkit"]["prediction"])
-        for name, run in runs.items():
+        for run in runs.values():
             run["max_abs_diff_vs_tfkit"] = float(np.max(np.abs(np.asarray(run["prediction"]) - reference)))
             run["x_kserve"] = run["rps"] / runs["kserve"]["rps"]
     return {
@@ -147,11 +155,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Peers: KServe ModelServer vs tfkit serve (`make bench-peers`)\n",
-        f"Same SavedModel signature and the same 1-row `{{\"instances\": [...]}}` body for every server; wrk, "
-        f"{results['clients']} connections, {results['seconds']:g} s each, one server at a time, "
-        f"{results['cpus']} shared CPUs. KServe {results['kserve']} (Python ModelServer, 1 worker, TensorFlow "
-        f"{results['kserve_tensorflow']}, its own venv) vs `tfkit serve` without and with "
-        "serving/batching.config. Goals (issue 12): tfkit >= 2x KServe, with batching >= 4x. See peers.png.\n",
+        'Same SavedModel signature and the same 1-row `{"instances": [...]}` body for every server; '
+        f"wrk, {results['clients']} connections, {results['seconds']:g} s each, one server at a time, "
+        f"{results['cpus']} shared CPUs. KServe {results['kserve']} (Python ModelServer, 1 worker, "
+        f"TensorFlow {results['kserve_tensorflow']}, its own venv) vs `tfkit serve` without and with "
+        "serving/batching.config. Goals (issue 12): tfkit >= 2x KServe, with batching >= 4x. "
+        "See peers.png.\n",
         "| model | server | req/s | x KServe | goal | p50 / p99 | failures | max abs diff vs tfkit |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -159,10 +168,12 @@ def markdown(results: dict[str, Any]) -> str:
         for server in SERVERS:
             run = results["models"][model][server]
             goal = GOALS.get(server)
-            verdict = "-" if goal is None else f">= {goal:g}x {'met' if run['x_kserve'] >= goal else 'MISSED'}"
+            met = goal is not None and run["x_kserve"] >= goal
+            verdict = "-" if goal is None else f">= {goal:g}x {'met' if met else 'MISSED'}"
             lines.append(
                 f"| {model} | {server} | {run['rps']:.0f} | {run['x_kserve']:.2f} | {verdict} | "
-                f"{run['p50_ms']:.1f} / {run['p99_ms']:.1f} ms | {run['failures']} | {run['max_abs_diff_vs_tfkit']:.1e} |"
+                f"{run['p50_ms']:.1f} / {run['p99_ms']:.1f} ms | {run['failures']} "
+                f"| {run['max_abs_diff_vs_tfkit']:.1e} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -58,7 +58,8 @@ def signature_defs_for(model: bytes, saved_model_dir: Path) -> dict[str, Any]:
             infos = getattr(sig, kind)
             if set(infos) != set(tensors[kind]):
                 raise LiteSignatureError(
-                    f"signature {key!r} {kind}: SavedModel has {sorted(infos)}, TFLite {sorted(tensors[kind])}"
+                    f"signature {key!r} {kind}: SavedModel has {sorted(infos)}, "
+                    f"TFLite {sorted(tensors[kind])}"
                 )
             for alias, info in infos.items():
                 info.name = names[tensors[kind][alias]["index"]]
@@ -76,7 +77,9 @@ def _metadata_buffer(signature_defs: dict[str, Any]) -> bytes:
             serialized = signature_defs[key].SerializeToString()
             if b"\0" in serialized:
                 # ReadSignatureDefMap copies each value through c_str(): a NUL byte would cut it short.
-                raise LiteSignatureError(f"signature {key!r} serializes with a NUL byte; TF Serving would truncate it")
+                raise LiteSignatureError(
+                    f"signature {key!r} serializes with a NUL byte; TF Serving would truncate it"
+                )
             builder.Key(key)
             # FlexBuffer STRING holding bytes (Builder.String only takes text): what the C++ writer stores.
             builder._WriteBlob(serialized, append_zero=True, type_=flexbuffers.Type.STRING)

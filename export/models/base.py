@@ -2,7 +2,8 @@
 
 A model owns: how it trains (its `tfkit train <name>` command and its `make export` stages), its serving
 module and signatures, its warmup requests and metrics, real sample rows, its feature layout and id range,
-its conversion plan (TFLite / TF.js variants, the TFLite model each version serves) and the preprocessing an app must do (the sidecar's part).
+its conversion plan (TFLite / TF.js variants, the TFLite model each version serves) and the
+preprocessing an app must do (the sidecar's part).
 Its training output lives in `<artifacts>/train/<name>`.
 """
 

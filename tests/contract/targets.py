@@ -8,10 +8,10 @@ with batching on, for the version, label and batching rows of the contract.
                                                  `pair` are skipped when it does not serve it)
     TFSERVING_TARGET=docker                      tensorflow/serving:2.19.0 via the Docker SDK, serving
                                                  linear, ctr and pair from a copy of the artifacts
-    TFKIT_CONTRACT_TFLITE=1                      TFLite mode: the servers run with --prefer_tflite_model=true
-                                                 and serve each version's model.tflite (`make test-contract-tflite`);
-                                                 cases TFLite cannot serve are skipped with the reason
-                                                 (tflite_not_applicable)
+    TFKIT_CONTRACT_TFLITE=1                      TFLite mode (`make test-contract-tflite`): the servers run
+                                                 with --prefer_tflite_model=true and serve each version's
+                                                 model.tflite; cases TFLite cannot serve are skipped with
+                                                 the reason (tflite_not_applicable)
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ FLOAT32_GATE = 1e-5  # export/convert/settings.py DEFAULT_GATES[("tflite", "floa
 
 @pytest.fixture(scope="module")
 def lite_server(artifacts: Path) -> Iterator[LiveServer]:
-    with running_server(serve_flags(artifacts, "--prefer_tflite_model=true"), wait_models=list(MODELS)) as server:
+    with running_server(
+        serve_flags(artifacts, "--prefer_tflite_model=true"), wait_models=list(MODELS)
+    ) as server:
         yield server
 
 

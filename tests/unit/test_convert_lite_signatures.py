@@ -49,7 +49,9 @@ def _metadata_entries(model: bytes) -> list[str]:
     return [root.Metadata(i).Name().decode() for i in range(root.MetadataLength())]
 
 
-def test_the_savedmodel_signature_comes_back_with_tflite_tensor_names(two_input_model: tuple[Path, bytes]) -> None:
+def test_the_savedmodel_signature_comes_back_with_tflite_tensor_names(
+    two_input_model: tuple[Path, bytes],
+) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     saved_dir, plain = two_input_model
@@ -82,7 +84,8 @@ def test_the_server_session_exposes_the_savedmodel_signature(two_input_model: tu
     assert sorted(sig.inputs) == ["a", "ids"] and sorted(sig.outputs) == ["doubled", "total"]
     a, ids = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), np.array([10, 20], np.int64)
     total, doubled = session.run(
-        {sig.inputs["a"].name: a, sig.inputs["ids"].name: ids}, [sig.outputs["total"].name, sig.outputs["doubled"].name]
+        {sig.inputs["a"].name: a, sig.inputs["ids"].name: ids},
+        [sig.outputs["total"].name, sig.outputs["doubled"].name],
     )
     np.testing.assert_allclose(total, [[13.0], [27.0]])
     np.testing.assert_allclose(doubled, 2 * a)

@@ -24,7 +24,7 @@ def export_model(settings: ExportSettings, log: Log = print) -> dict[str, Any]:
     """Publish the next (or the given) version of settings.model; return its manifest artifact entry."""
     import tensorflow as tf
 
-    from export.version_tflite import write_version_tflite
+    from export.version_tflite import replayable_warmup, write_version_tflite
     from export.warmup import write_warmup
 
     kit = get(settings.model)
@@ -35,11 +35,10 @@ def export_model(settings: ExportSettings, log: Log = print) -> dict[str, Any]:
     version = settings.version if settings.version is not None else next_version(base)
     with publishing(base, version) as staging:
         tf.saved_model.save(module, str(staging), signatures=signatures)
-        write_warmup(staging, logs)
         lite = write_version_tflite(staging, kit, settings.artifacts)  # lands before the version is published
+        write_warmup(staging, replayable_warmup(logs, lite))
     final = base / str(version)
-    saved_model = [p for p in final.rglob("*") if p.is_file() and p != final / TFLITE_MODEL]
-    entry = artifact_entry(settings.artifacts, "saved_model", "float32", final, files=saved_model)
+    entry = artifact_entry(settings.artifacts, "saved_model", "float32", final)
     entries = [entry]
     if lite is not None:
         entries.append(

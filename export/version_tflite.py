@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from export.models import KitModel
 from serving.tflite_session import TFLITE_MODEL
@@ -25,6 +26,24 @@ class VersionTflite:
     parity_error: float | None
     parity_scale: float
     parity_gate: float
+
+
+def replayable_warmup(logs: list[Any], lite: VersionTflite | None) -> list[Any]:
+    """The warmup records every serving mode of the version replays without failing its load.
+
+    TF Serving warms a version up whichever session loaded it (saved_model_bundle_source_adapter.cc
+    RunSavedModelWarmup after saved_model_bundle_factory.cc LoadTfLiteModel), and a record that fails
+    fails the load. The TFLite session runs Predict on its own signatures only, so a version holding a
+    model.tflite keeps just the Predict records of those signatures (the SavedModel's other signatures
+    then warm up on their first request)."""
+    if lite is None:
+        return logs
+    return [
+        log
+        for log in logs
+        if log.WhichOneof("log_type") == "predict_log"
+        and log.predict_log.request.model_spec.signature_name in lite.signatures
+    ]
 
 
 def write_version_tflite(version_dir: Path, kit: KitModel, artifacts: Path) -> VersionTflite | None:

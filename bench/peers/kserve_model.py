@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 
-class SavedModelSignature(kserve.Model):  # type: ignore[misc]
+class SavedModelSignature(kserve.Model):
     """One signature of a SavedModel, loaded with tf.saved_model.load, called once per request."""
 
     def __init__(self, name: str, model_dir: str, signature: str = "serving_default") -> None:

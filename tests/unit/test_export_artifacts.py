@@ -40,9 +40,9 @@ def test_layout_and_saved_model_entries(artifacts: Path) -> None:
         saved = next(a for a in entry["artifacts"] if a["kind"] == "saved_model")
         lite = next(a for a in entry["artifacts"] if a["kind"] == VERSION_TFLITE)
         on_disk = sorted(p.relative_to(artifacts).as_posix() for p in version_dir.rglob("*") if p.is_file())
+        assert [f["path"] for f in saved["files"]] == on_disk  # the whole version, model.tflite included
         served_tflite = (version_dir / TFLITE_MODEL).relative_to(artifacts).as_posix()
-        assert [f["path"] for f in saved["files"]] == [p for p in on_disk if p != served_tflite]
-        assert [f["path"] for f in lite["files"]] == [served_tflite]  # in the version, ledgered once
+        assert [f["path"] for f in lite["files"]] == [served_tflite]  # + its own parity record
         assert lite["variant"] == "float32" and lite["signature"] == "serving_default"
         assert lite["parity_error"] <= lite["parity_gate"] == 1e-5
         checkpoints = list((artifacts / "train" / name / "checkpoints").glob("ckpt-*.index"))

@@ -65,15 +65,23 @@ def tflite_mode() -> bool:
 
 def tflite_not_applicable(spec: dict[str, Any]) -> str | None:
     """Why a case (cases.yaml entry) cannot hold in TFLite mode, or None when it applies there too."""
-    rpc = spec.get("rpc")
-    path = str(spec.get("path", ""))
-    if spec.get("call") in ("classify", "regress") or rpc in ("Classify", "Regress", "MultiInference"):
+    body = spec.get("json")
+    signature = body.get("signature_name") if isinstance(body, dict) else spec.get("signature")
+    if spec.get("call") in ("classify", "regress") or spec.get("rpc") in (
+        "Classify",
+        "Regress",
+        "MultiInference",
+    ):
         return _PREDICT_ONLY
-    if spec.get("signature", "serving_default") not in ("serving_default", "no_such_signature"):
+    if str(spec.get("path", "")).endswith((":classify", ":regress")):
         return _PREDICT_ONLY
-    if path.endswith((":classify", ":regress")) or "signature_name" in str(spec.get("json", "")):
+    if isinstance(signature, str) and signature not in ("serving_default", "no_such_signature"):
         return _PREDICT_ONLY
-    if spec.get("call") == "metadata" or rpc == "GetModelMetadata" or path.endswith("/metadata"):
+    expect = spec.get("expect", {})
+    lists_signatures = "signatures" in expect or (
+        str(spec.get("path", "")).endswith("/metadata") and expect.get("status") == 200
+    )
+    if lists_signatures:
         return _PREDICT_ONLY + " (its metadata lists that one signature)"
     return None
 

@@ -96,6 +96,10 @@ def _load(url: str, model: str, body: bytes, work: Path) -> dict[str, Any]:
 
 
 def measure(artifacts: Path, python: Path, work: Path) -> dict[str, Any]:
+    probe = "from importlib.metadata import version as v; print(v('kserve'), v('tensorflow'))"
+    version = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     manifest = json.loads((artifacts / "manifest.json").read_text())["models"]
     bodies = {m: rows_body(one_row(m, artifacts)) for m in MODELS}
     found: dict[str, dict[str, Any]] = {m: {} for m in MODELS}
@@ -108,10 +112,6 @@ def measure(artifacts: Path, python: Path, work: Path) -> dict[str, Any]:
         with serving(artifacts, *flags) as kit:
             for model in MODELS:
                 found[model][server] = _load(f"http://127.0.0.1:{kit.rest_port}", model, bodies[model], work)
-    probe = "import kserve, tensorflow as t; print(kserve.__version__, t.__version__)"
-    version = subprocess.run(
-        [str(python), "-c", probe], capture_output=True, text=True, check=True
-    ).stdout.split()
     for runs in found.values():
         reference = np.asarray(runs["tfkit"]["prediction"])
         for run in runs.values():

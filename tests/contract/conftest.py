@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.contract.reference import Reference
+from tests.contract.runner import Case
 from tests.contract.targets import (
     TFLITE_FLAG,
     Endpoint,
@@ -29,8 +30,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not tflite_mode():
         return
     for item in items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-        reason = tflite_not_applicable(case.spec) if case is not None else None
+        case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
+        reason = tflite_not_applicable(case.spec) if isinstance(case, Case) else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

@@ -5,12 +5,16 @@ kit. `POST /v1/models/<name>:predict` with `{"instances": [...]}` (row format: a
 one-input signature, or of {input: value} objects) answers `{"predictions": [...]}`.
 
     .venv-peers/bin/python bench/peers/kserve_model.py --model_name ctr --model_dir artifacts/models/ctr/3 \
-        --http_port 8080 --grpc_port 8081
+        --http_port 8080 --grpc_port 8081 [--quiet]
+
+KServe's defaults log two lines per request (uvicorn's access log and KServe's latency line); `--quiet`
+turns both off, so the benchmark shows KServe as shipped and without that cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 import kserve
@@ -62,9 +66,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(parents=[kserve.model_server.parser], conflict_handler="resolve")
     parser.add_argument("--model_dir", required=True, help="SavedModel version directory")
     parser.add_argument("--signature", default="serving_default")
+    parser.add_argument("--quiet", action="store_true", help="no log line per request (access, latency)")
     args, _ = parser.parse_known_args()
     model = SavedModelSignature(args.model_name, args.model_dir, args.signature)
-    kserve.ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, workers=1).start([model])
+    server = kserve.ModelServer(
+        http_port=args.http_port, grpc_port=args.grpc_port, workers=1, enable_latency_logging=not args.quiet
+    )
+    if args.quiet:  # after ModelServer configured KServe's logging
+        logging.getLogger("uvicorn.access").disabled = True
+    server.start([model])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ SERVE_FLAGS := --port=8500 --rest_api_port=8501 \
 	--monitoring_config_file=serving/monitoring.config \
 	--enable_grpc_healthcheck_service=true
 
-.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-fast check clean tensorboard bench bench-scale soak fuzz demo k8s-render models-image
+.PHONY: help install lock export serve serve-docker test test-contract test-contract-docker test-contract-tflite test-fast check clean tensorboard bench bench-lite bench-peers bench-scale bench-dashboard soak fuzz demo k8s-render models-image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-21s\033[0m %s\n", $$1, $$2}'
@@ -63,9 +63,15 @@ test: install ## run every test (exports fresh artifacts into $(TEST_ARTIFACTS) 
 	rm -rf $(TEST_ARTIFACTS)
 	$(PY) -m export.pipeline --artifacts $(TEST_ARTIFACTS)
 	TFKIT_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests
+	TFKIT_CONTRACT_TFLITE=1 TFKIT_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/contract/test_contract_parity.py tests/contract/test_contract_cases.py -k "predict or parity"
 
 test-contract: install ## contract suite against tfkit serve over $(ARTIFACTS) (TFSERVING_REST_URL/_GRPC_TARGET: any server)
 	TFKIT_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests/contract
+
+# TFLite mode: --prefer_tflite_model=true serves each version's model.tflite (`make test` runs its predict + parity cases)
+test-contract-tflite: install ## contract suite against tfkit serve --prefer_tflite_model=true (TFSERVING_TARGET=docker: the real image)
+	TFKIT_CONTRACT_TFLITE=1 TFKIT_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests/contract
 
 test-contract-docker: install ## contract suite against the real tensorflow/serving:2.19.0 (needs a Docker engine)
 	TFSERVING_TARGET=docker TFKIT_ARTIFACTS=$(abspath $(ARTIFACTS)) $(PY) -m pytest -q -p no:cacheprovider tests/contract
@@ -89,7 +95,19 @@ tensorboard: install ## open TensorBoard on the training logs under $(ARTIFACTS)
 bench: install bench-dashboard bench-scale ## benchmarks -> bench/results (latency, throughput, batching, clients, conversion)
 	$(PY) -m bench --artifacts $(ARTIFACTS) --out bench/results
 
-.PHONY: bench-dashboard
+bench-lite: install ## the LiteRT fast path alone: SavedModel vs model.tflite serving -> bench/results/lite.json (also part of bench)
+	$(PY) -m bench.lite --artifacts $(ARTIFACTS) --out bench/results
+
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+$(PEERS_STAMP): bench/peers/requirements.lock
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --disable-pip-version-check -r bench/peers/requirements.lock
+	@touch $@
+
+bench-peers: install $(PEERS_STAMP) ## KServe's ModelServer (own venv .venv-peers) vs tfkit serve, same model + load -> bench/results/peers.*
+	$(PY) -m bench.peers.run --artifacts $(ARTIFACTS) --out bench/results --peer-python $(PEERS_VENV)/bin/python
+
 bench-dashboard: install ## the Grafana dashboard's panels from a live Prometheus -> bench/results/dashboard.png
 	$(PY) -m bench.dashboard_png --artifacts $(ARTIFACTS) --out bench/results/dashboard.png
 

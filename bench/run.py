@@ -21,6 +21,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("export", "bench.export"),
     ("convert", "bench.convert"),
     ("serving", "bench.serving"),
+    ("lite", "bench.lite"),
     ("clients", "bench.clients"),
 )
 

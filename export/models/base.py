@@ -2,7 +2,8 @@
 
 A model owns: how it trains (its `tfkit train <name>` command and its `make export` stages), its serving
 module and signatures, its warmup requests and metrics, real sample rows, its feature layout and id range,
-its conversion plan (TFLite / TF.js variants) and the preprocessing an app must do (the sidecar's part).
+its conversion plan (TFLite / TF.js variants, the TFLite model each version serves) and the
+preprocessing an app must do (the sidecar's part).
 Its training output lives in `<artifacts>/train/<name>`.
 """
 
@@ -28,6 +29,9 @@ class KitModel(ABC):
     metric_keys: tuple[str, ...] = ()
     tflite_variants: tuple[str, ...] = ("float32",)
     tfjs_variants: tuple[str, ...] = ("float32",)
+    # The TFLite variant written into each version as `model.tflite` (served under
+    # --prefer_tflite_model=true, export/version_tflite.py); None: the version holds no TFLite model.
+    served_tflite: str | None = "float32"
     id_inputs: tuple[str, ...] = ()  # serving_default inputs holding ids in 0 <= id < max_id
     max_id: int | None = None
 

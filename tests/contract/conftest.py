@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +12,41 @@ import pytest
 
 from tests.contract.openapi_check import problems as openapi_problems
 from tests.contract.reference import Reference
+from tests.contract.runner import Case
 from tests.contract.targets import (
+    TFLITE_FLAG,
     Endpoint,
     build_pair_models,
     docker_endpoint,
     external_endpoint,
     pair_config,
+    tflite_mode,
+    tflite_not_applicable,
 )
 from tests.support.server import LiveServer, running_server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """TFLite mode: skip the contract cases TFLite cannot serve, each with its reason (targets.py)."""
+    if not tflite_mode():
+        return
+    for item in items:
+        case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
+        reason = tflite_not_applicable(case.spec) if isinstance(case, Case) else None
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@contextlib.contextmanager
+def _main_server(request: pytest.FixtureRequest, artifacts: Path) -> Iterator[LiveServer]:
+    """The shared live server, or in TFLite mode one of its own preferring model.tflite."""
+    if not tflite_mode():
+        yield request.getfixturevalue("live_server")
+        return
+    from tests.conftest import serve_flags
+
+    with running_server(serve_flags(artifacts, TFLITE_FLAG), wait_models=["linear", "ctr"]) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +62,6 @@ def endpoints(
         with docker_endpoint(artifacts, tmp_path_factory.mktemp("docker")) as endpoint:
             yield {"main": endpoint, "extra": endpoint}
         return
-    live: LiveServer = request.getfixturevalue("live_server")
     work = build_pair_models(artifacts, tmp_path_factory.mktemp("pair"))
     (work / "pair.config").write_text(pair_config("/models"))
     flags = [
@@ -43,8 +70,9 @@ def endpoints(
         "--enable_batching=true",
         "--batching_parameters_file=serving/batching.config",
         "--allow_version_labels_for_unavailable_models=true",  # labels at startup (server_core.cc)
+        *([TFLITE_FLAG] if tflite_mode() else []),
     ]
-    with running_server(flags, wait_models=["pair"]) as extra:
+    with _main_server(request, artifacts) as live, running_server(flags, wait_models=["pair"]) as extra:
         for version in (1, 2):  # both labelled versions, not only the first one to load
             extra.wait_for("pair", version=version)
         yield {

@@ -8,6 +8,10 @@ with batching on, for the version, label and batching rows of the contract.
                                                  `pair` are skipped when it does not serve it)
     TFSERVING_TARGET=docker                      tensorflow/serving:2.19.0 via the Docker SDK, serving
                                                  linear, ctr and pair from a copy of the artifacts
+    TFKIT_CONTRACT_TFLITE=1                      TFLite mode (`make test-contract-tflite`): the servers run
+                                                 with --prefer_tflite_model=true and serve each version's
+                                                 model.tflite; cases TFLite cannot serve are skipped with
+                                                 the reason (tflite_not_applicable)
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from tests.support.server import REPO
 
 DOCKER_IMAGE = "tensorflow/serving:2.19.0"
 PAIR_LABELS = {"stable": 1, "canary": 2}
+TFLITE_ENV = "TFKIT_CONTRACT_TFLITE"
+TFLITE_FLAG = "--prefer_tflite_model=true"
+_PREDICT_ONLY = (
+    "TFLite mode: upstream's TfLiteSession (servables/tensorflow/tflite_session.cc) runs Predict only; "
+    "TFLite has no Classify/Regress and no tf.Example parsing, and the version's model.tflite carries only "
+    "serving_default (the tf.Example signatures need ParseExample, outside TFLite's builtins)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,46 @@ def external_endpoint() -> Endpoint | None:
     if bool(rest) != bool(grpc_target):
         raise RuntimeError("set both TFSERVING_REST_URL and TFSERVING_GRPC_TARGET (or neither)")
     return Endpoint(rest.rstrip("/"), grpc_target, "external") if rest and grpc_target else None
+
+
+def tflite_mode() -> bool:
+    """The servers prefer each version's model.tflite (TFKIT_CONTRACT_TFLITE=1)."""
+    return os.environ.get(TFLITE_ENV, "") not in ("", "0")
+
+
+# Cases whose expectation is TensorFlow's own behaviour, which a TFLite model does not share.
+_TFLITE_DIFFERS = {
+    "error-wrong-shape": (
+        "TFLite mode: the [-1, 1] shape check is TensorFlow's graph; upstream's TfLiteSession resizes each "
+        "input to the fed shape (tflite_session.cc, ResizeInputTensor) and linear's FULLY_CONNECTED reads "
+        "x [1, 3] as 3 rows of 1, answering y [3, 1] where the SavedModel refuses"
+    ),
+}
+
+
+def tflite_not_applicable(spec: dict[str, Any]) -> str | None:
+    """Why a case (cases.yaml entry) cannot hold in TFLite mode, or None when it applies there too."""
+    if spec.get("id") in _TFLITE_DIFFERS:
+        return _TFLITE_DIFFERS[spec["id"]]
+    body = spec.get("json")
+    signature = body.get("signature_name") if isinstance(body, dict) else spec.get("signature")
+    if spec.get("call") in ("classify", "regress") or spec.get("rpc") in (
+        "Classify",
+        "Regress",
+        "MultiInference",
+    ):
+        return _PREDICT_ONLY
+    if str(spec.get("path", "")).endswith((":classify", ":regress")):
+        return _PREDICT_ONLY
+    if isinstance(signature, str) and signature not in ("serving_default", "no_such_signature"):
+        return _PREDICT_ONLY
+    expect = spec.get("expect", {})
+    lists_signatures = "signatures" in expect or (
+        str(spec.get("path", "")).endswith("/metadata") and expect.get("status") == 200
+    )
+    if lists_signatures:
+        return _PREDICT_ONLY + " (its metadata lists that one signature)"
+    return None
 
 
 def latest_version(models: Path) -> Path:
@@ -131,6 +182,7 @@ def docker_endpoint(artifacts: Path, workdir: Path, timeout: float = 300.0) -> I
             "--rest_api_enable_cors_support=true",
             "--enable_grpc_healthcheck_service=true",
             "--allow_version_labels_for_unavailable_models=true",  # pair's labels at startup
+            *([TFLITE_FLAG] if tflite_mode() else []),  # TF Serving's own TFLite servable
         ],
         volumes={
             str(models): {"bind": "/models", "mode": "ro"},

@@ -86,6 +86,7 @@ def test_a_third_model_runs_the_whole_pipeline(
     kinds = {(a["kind"], a["variant"]): a for a in entry["artifacts"]}
     assert set(kinds) == {
         ("saved_model", "float32"),
+        ("version_tflite", "float32"),  # models/tiny/1/model.tflite (--prefer_tflite_model)
         ("tflite", "float32"),
         ("tflite", "dynamic"),
         ("tflite", "int8"),

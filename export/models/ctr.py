@@ -29,6 +29,17 @@ def data_dir(artifacts: Path) -> Path:
     return Path(artifacts) / "data" / "ctr"
 
 
+def rows_dir(artifacts: Path) -> Path:
+    """Where sample rows come from: the data `<artifacts>/train/ctr` was trained on (its config.json names
+    it, e.g. `tfkit train ctr --data-dir D --export`), else the kit's default data directory."""
+    from export.ctr_train import CONFIG_FILE, load_config
+
+    model_dir = Path(artifacts) / "train" / "ctr"
+    if (model_dir / CONFIG_FILE).is_file():
+        return load_config(model_dir).data_dir
+    return data_dir(artifacts)
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from export.ctr_train import train_ctr
     from export.distributed import ClusterError, DistributedRun, train_distributed
@@ -213,11 +224,11 @@ class Ctr(KitModel):
 
     def sample_inputs(self, artifacts: Path, n: int, seed: int) -> dict[str, np.ndarray]:
         """Rows of the held-out shards under `<artifacts>/data/ctr`."""
-        return inputs_from_records(records(data_dir(artifacts), n, seed))
+        return inputs_from_records(records(rows_dir(artifacts), n, seed))
 
     def sample_examples(self, artifacts: Path, n: int, seed: int) -> list[bytes]:
         """The same rows as `sample_inputs` as serialized records (label, feature, user_id, article_id)."""
-        return records(data_dir(artifacts), n, seed)
+        return records(rows_dir(artifacts), n, seed)
 
     def sample_labels(self, artifacts: Path, n: int, seed: int) -> np.ndarray | None:
         labels = [decode_example(raw)["label"] for raw in self.sample_examples(artifacts, n, seed)]

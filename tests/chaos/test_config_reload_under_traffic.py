@@ -21,6 +21,9 @@ from tests.chaos.traffic import BATCHING_FLAGS, traffic, version_states, wait_un
 from tests.support.half_plus_two import write_half_plus_two
 
 pytestmark = pytest.mark.live
+# The configs label versions at startup, which server_core.cc refuses unless this flag is set
+# (UpdateModelVersionLabelMap runs before the models are added).
+LABELS_AT_START = ("--allow_version_labels_for_unavailable_models=true",)
 
 
 def model_config(base: Path, models: dict[str, int | None]) -> model_server_config_pb2.ModelServerConfig:
@@ -63,8 +66,10 @@ def base(tmp_path: Path) -> Path:
 def test_file_poll_reload_adds_removes_relabels(base: Path) -> None:
     config_file = base / "models.config"
     write_config(config_file, model_config(base, {"labeled": 1, "doomed": None}))
-    flags = [f"--model_config_file={config_file}", "--model_config_file_poll_wait_seconds=1"]
+    poll = "--model_config_file_poll_wait_seconds=1"
+    flags = [f"--model_config_file={config_file}", poll, *LABELS_AT_START]
     with running_server(flags, wait_models=["labeled", "doomed"]) as server:
+        server.wait_for("labeled", version=1)  # startup waits for the highest version only
         with (
             traffic(server, "labeled", label="stable") as stable,
             traffic(server, "doomed", expect_not_found=True) as doomed,
@@ -83,19 +88,20 @@ def test_file_poll_reload_adds_removes_relabels(base: Path) -> None:
 
 
 def test_grpc_reload_adds_removes_relabels(base: Path) -> None:
-    flags = [f"--model_config_file={base / 'models.config'}", *BATCHING_FLAGS]
+    flags = [f"--model_config_file={base / 'models.config'}", *BATCHING_FLAGS, *LABELS_AT_START]
     write_config(base / "models.config", model_config(base, {"labeled": 2, "doomed": None}))
-    with (
-        running_server(flags, wait_models=["labeled", "doomed"]) as server,
-        traffic(server, "labeled", label="stable") as stable,
-        traffic(server, "doomed", expect_not_found=True) as doomed,
-    ):
-        assert grpc_reload(server.grpc_target, model_config(base, {"labeled": 1, "newcomer": None})) == 0
-        # Blocking, as upstream: the new model is AVAILABLE when the RPC returns.
-        assert version_states(server, "newcomer") == {1: "AVAILABLE"}
-        wait_until(lambda: version_states(server, "doomed") == {1: "END"}, 120, "doomed removed")
-        wait_until(lambda: stable.count(1.0) >= 20, 60, "stable -> version 1")
-        wait_until(lambda: doomed.not_found >= 10, 60, "NOT_FOUND for the removed model")
+    with running_server(flags, wait_models=["labeled", "doomed"]) as server:
+        server.wait_for("labeled", version=1)  # moving a label needs an AVAILABLE target
+        with (
+            traffic(server, "labeled", label="stable") as stable,
+            traffic(server, "doomed", expect_not_found=True) as doomed,
+        ):
+            assert grpc_reload(server.grpc_target, model_config(base, {"labeled": 1, "newcomer": None})) == 0
+            # Blocking, as upstream: the new model is AVAILABLE when the RPC returns.
+            assert version_states(server, "newcomer") == {1: "AVAILABLE"}
+            wait_until(lambda: version_states(server, "doomed") == {1: "END"}, 120, "doomed removed")
+            wait_until(lambda: stable.count(1.0) >= 20, 60, "stable -> version 1")
+            wait_until(lambda: doomed.not_found >= 10, 60, "NOT_FOUND for the removed model")
     assert stable.failures == [] and doomed.failures == []
     assert stable.offsets() == {1.0, 2.0} and set(stable.switches) == {(2.0, 1.0)}
     assert "Traceback" not in server.log()

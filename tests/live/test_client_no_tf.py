@@ -125,7 +125,7 @@ def test_client_without_tensorflow_passes_the_smoke_cases(
             code, message = value
             error = ServingError.from_code(Code[code], message)
             assert "error" in expect, f"{case_id}[{transport}]: unexpected {code}: {message}"
-            check_error(expect, "grpc" if transport == "grpc" else "rest", error)
+            check_error(expect, transport, error)
         else:
             if "error" in expect:
                 check_error(expect, transport, None)

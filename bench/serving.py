@@ -18,6 +18,7 @@ Results go to `<out>/serving.json` and `<out>/serving.png`; `run` returns the Ma
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import statistics
 import tempfile
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.flame import record
 from bench.floor import floor_servers
 from bench.load import LoadResult, failed_requests, run_h2load, run_wrk, serving
 from bench.serving_report import markdown, plot, tail
@@ -37,6 +39,7 @@ from serving.launcher import LiveServer
 CONCURRENCY = (1, 8, 32, 128)
 SEQUENTIAL_SECONDS = 5.0
 SWEEP_SECONDS = 8.0
+FLAME_SECONDS = 5.0
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 
 
@@ -186,6 +189,9 @@ def run(artifacts: Path, out_dir: Path) -> str:
         load = CtrLoad(artifacts, work)
         with serving(artifacts) as server:
             results["sequential"] = _sequential(artifacts, server, work)
+            for transport in ("rest", "grpc"):
+                call = functools.partial(getattr(load, transport), server, 1, FLAME_SECONDS)
+                record(server, call, FLAME_SECONDS, out_dir / f"serving_flame_{transport}.svg")
             results["throughput"]["unbatched"] = _sweep(load, server)
         batching = ("--enable_batching=true", "--batching_parameters_file=serving/batching.config")
         with serving(artifacts, *batching, models=("ctr",)) as server:

@@ -93,3 +93,12 @@ def test_rest_app_is_bare_asgi() -> None:
     assert sent[0]["status"] == 404 and sent[1]["body"].startswith(b"<HTML>")  # type: ignore[union-attr]
     asyncio.run(app({"type": "lifespan"}, receive, send))  # ignored, no error
     assert len(sent) == 2
+
+
+def test_bench_only_replaces_its_own_section() -> None:
+    from bench.run import replace_section
+
+    document = "# results\n\n## Export\n\na\n\n## Serving (old)\n\nold\n\n## Clients\n\nc\n"
+    new = replace_section(document, "## Serving (tfkit serve)\n\nnew\n")
+    assert new == "# results\n\n## Export\n\na\n\n## Serving (tfkit serve)\n\nnew\n\n## Clients\n\nc\n"
+    assert replace_section("# r\n", "## Lite\n\nx\n") == "# r\n\n## Lite\n\nx\n"

@@ -196,7 +196,7 @@ def run(artifacts: Path, out_dir: Path) -> str:
         batching = ("--enable_batching=true", "--batching_parameters_file=serving/batching.config")
         with serving(artifacts, *batching, models=("ctr",)) as server:
             results["throughput"]["batched"] = _sweep(load, server)
-        results["workers"] = worker_sweep(artifacts, 32, SWEEP_SECONDS, load.rest, load.grpc)
+        results["workers"] = worker_sweep(artifacts, (32, 128), SWEEP_SECONDS, load.rest, load.grpc)
     results["load_average"]["end"] = os.getloadavg()
     results["tail"] = tail(results)
     index = CONCURRENCY.index(32)

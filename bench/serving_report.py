@@ -137,16 +137,14 @@ def _throughput(results: dict[str, Any]) -> list[str]:
 
 
 def _workers(results: dict[str, Any]) -> list[str]:
-    lines = ["### --tfkit_workers: 32 clients, ctr, back to back", "",
-             "| batching | workers | REST req/s / p99 | gRPC req/s / p99 | RSS per worker (MiB) |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = ["### --tfkit_workers: ctr, 1 row, back to back (req/s / p50 / p99 ms)", "",
+             "| batching | workers | REST 32 | REST 128 | gRPC 32 | gRPC 128 | RSS per worker (MiB) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for mode, by_count in results["workers"].items():
         for count, r in by_count.items():
             rss = ", ".join(f"{m:.0f}" for m in r["rss_mb"])
-            lines.append(
-                f"| {mode} | {count} | {r['rest']['rps']:.0f} / {r['rest']['p99_ms']:.1f} "
-                f"| {r['grpc']['rps']:.0f} / {r['grpc']['p99_ms']:.1f} | {rss} |"
-            )
+            cells = " | ".join(_cell(row) for row in [*r["rest"], *r["grpc"]])
+            lines.append(f"| {mode} | {count} | {cells} | {rss} |")
     return [*lines, ""]
 
 

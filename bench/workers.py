@@ -1,4 +1,4 @@
-"""`--tfkit_workers` in the serving benchmark: 32-client throughput per worker count, and memory per worker.
+"""`--tfkit_workers` in the serving benchmark: throughput per worker count, and memory per worker.
 
 For each worker count (1, 2) and batching off / on, back to back: start `tfkit serve --tfkit_workers=N`,
 wait until every worker has opened its ports (each logs `Exporting HTTP/REST API`), read each worker's
@@ -56,12 +56,12 @@ def wait_workers(server: LiveServer, count: int, timeout: float = 300.0) -> None
 
 def worker_sweep(
     artifacts: Path,
-    clients: int,
+    clients: tuple[int, ...],
     seconds: float,
     rest_load: Callable[[LiveServer, int, float], LoadResult],
     grpc_load: Callable[[LiveServer, int, float], LoadResult],
 ) -> dict[str, Any]:
-    """{"unbatched"|"batched": {"<workers>": {"rest", "grpc", "rss_mb"}}} at `clients` clients."""
+    """{"unbatched"|"batched": {"<workers>": {"rest": [per clients], "grpc": [...], "rss_mb"}}}."""
     results: dict[str, Any] = {}
     for mode, extra in (("unbatched", ()), ("batched", BATCHING)):
         results[mode] = {}
@@ -70,8 +70,8 @@ def worker_sweep(
                 wait_workers(server, count)
                 rss = [rss_mb(pid) for pid in worker_pids(server, count)]
                 results[mode][str(count)] = {
-                    "rest": rest_load(server, clients, seconds).as_dict(),
-                    "grpc": grpc_load(server, clients, seconds).as_dict(),
+                    "rest": [rest_load(server, c, seconds).as_dict() for c in clients],
+                    "grpc": [grpc_load(server, c, seconds).as_dict() for c in clients],
                     "rss_mb": rss,
                 }
     return results

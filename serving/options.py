@@ -174,7 +174,7 @@ def build_settings(values: dict[str, Any]) -> ServerSettings:
         path_map=path_map,
         drain_seconds=values["tfkit_drain_seconds"],
         tfkit_access_log=values["tfkit_access_log"],
-        workers=values["tfkit_workers"],
+        tfkit_workers=values["tfkit_workers"],
     )
 
 

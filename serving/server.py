@@ -50,7 +50,7 @@ def serve(settings: ServerSettings) -> int:
             "Accepted with no effect in tfkit serve (GPU/TPU/XLA/ALTS/profiler/C++ internals): %s",
             " ".join(f"--{name}" for name in settings.no_effect_flags),
         )
-    if settings.workers > 1 and settings.worker is None:
+    if settings.tfkit_workers > 1 and settings.worker is None:
         from serving.workers import supervise
 
         return supervise(settings)

@@ -161,7 +161,7 @@ class ServerSettings:
     path_map: tuple[PathMapping, ...] = ()
     drain_seconds: float = 10.0
     tfkit_access_log: bool = False  # serving/events.py writes one line per request
-    workers: int = 1  # --tfkit_workers: server processes sharing the ports (serving/workers.py)
+    tfkit_workers: int = 1  # server processes sharing the ports (serving/workers.py)
     worker: WorkerSlot | None = None  # set by the supervisor in each worker process
     # `--version`: print versions and exit (no model flags needed).
     version: bool = False

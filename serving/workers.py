@@ -48,8 +48,8 @@ def _worker_main(settings: ServerSettings) -> None:
 
 
 def supervise(settings: ServerSettings) -> int:
-    """Start `settings.workers` server processes and wait for them; returns the exit code."""
-    count = settings.workers
+    """Start `settings.tfkit_workers` server processes and wait for them; returns the exit code."""
+    count = settings.tfkit_workers
     control_dir = tempfile.mkdtemp(prefix="tfkit-workers-")
     sockets = tuple(os.path.join(control_dir, f"worker-{i}.sock") for i in range(count))
     context = multiprocessing.get_context("spawn")

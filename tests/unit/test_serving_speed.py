@@ -53,9 +53,9 @@ def test_a_slow_model_keeps_running_on_the_pool() -> None:
 
 
 def test_tfkit_workers_flag() -> None:
-    assert parse_flags([BASE]).workers == 1
+    assert parse_flags([BASE]).tfkit_workers == 1
     settings = parse_flags([BASE, "--tfkit_workers=2"])
-    assert settings.workers == 2 and settings.worker is None
+    assert settings.tfkit_workers == 2 and settings.worker is None
     with pytest.raises(FlagError, match="--tfkit_workers"):
         parse_flags([BASE, "--tfkit_workers=0"])
 

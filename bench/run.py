@@ -26,6 +26,21 @@ AREAS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Results written by their own targets (not `python -m bench`); the README links them so no run drops them.
+SEPARATE_RUNS: tuple[tuple[str, str], ...] = (
+    ("scale.md", "Spark vs tfkit data import, 1 vs 2 training workers (`make bench-scale`)"),
+    ("peers.md", "KServe's ModelServer vs tfkit serve, same model and load (`make bench-peers`)"),
+    ("soak.json", "10-minute soak: requests, errors, p99 and RSS over time, soak.png (`make soak`)"),
+    ("fuzz.md", "Hypothesis and Schemathesis runs (`make fuzz`)"),
+    ("dashboard.png", "the Grafana dashboard's panels from a live Prometheus (`make bench-dashboard`)"),
+)
+
+
+def separate_runs_section(out: Path) -> str:
+    lines = [f"- [{name}]({name}): {what}" for name, what in SEPARATE_RUNS if (out / name).exists()]
+    return "## Separate runs\n\n" + "\n".join(lines) + "\n"
+
+
 def _run_area(module_name: str, artifacts: Path, out: Path) -> tuple[str, bool]:
     """(markdown, ok) for one area."""
     try:
@@ -73,6 +88,7 @@ def main(artifacts: Path, out: Path, only: list[str] | None = None) -> int:
         f"{platform.platform()}, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
     )
+    sections.append(separate_runs_section(out))
     readme = out / "README.md"
     if only is not None and readme.exists():
         text = readme.read_text()

@@ -26,6 +26,21 @@ AREAS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Results written by their own targets (not `python -m bench`); the README links them so no run drops them.
+SEPARATE_RUNS: tuple[tuple[str, str], ...] = (
+    ("scale.md", "Spark vs tfkit data import, 1 vs 2 training workers (`make bench-scale`)"),
+    ("peers.md", "KServe's ModelServer vs tfkit serve, same model and load (`make bench-peers`)"),
+    ("soak.json", "10-minute soak: requests, errors, p99 and RSS over time, soak.png (`make soak`)"),
+    ("fuzz.md", "Hypothesis and Schemathesis runs (`make fuzz`)"),
+    ("dashboard.png", "the Grafana dashboard's panels from a live Prometheus (`make bench-dashboard`)"),
+)
+
+
+def separate_runs_section(out: Path) -> str:
+    lines = [f"- [{name}]({name}): {what}" for name, what in SEPARATE_RUNS if (out / name).exists()]
+    return "## Separate runs\n\n" + "\n".join(lines) + "\n"
+
+
 def _run_area(module_name: str, artifacts: Path, out: Path) -> tuple[str, bool]:
     """(markdown, ok) for one area."""
     try:
@@ -37,15 +52,30 @@ def _run_area(module_name: str, artifacts: Path, out: Path) -> tuple[str, bool]:
         return f"_Failed: `{module_name}`: {tail}_\n", False
 
 
-def main(artifacts: Path, out: Path) -> int:
-    """Run every area's benchmark over `artifacts`, write `out/README.md`; 0 when all succeeded."""
+def replace_section(document: str, section: str) -> str:
+    """`document` with the section that starts with `section`'s heading replaced (appended if absent);
+    a section runs up to the next second-level heading."""
+    heading = section.splitlines()[0].split("(")[0].strip()
+    lines = document.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        return document.rstrip() + "\n\n" + section
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    tail = "".join(lines[end:])
+    return "".join(lines[:start]) + section.rstrip() + "\n" + ("\n" + tail if tail else "")
+
+
+def main(artifacts: Path, out: Path, only: list[str] | None = None) -> int:
+    """Run every area's benchmark over `artifacts` (or the `only` ones, replacing their sections of an
+    existing `out/README.md`), write `out/README.md`; 0 when all succeeded."""
     if not (artifacts / "manifest.json").exists():
         print(f"bench: {artifacts}/manifest.json not found; run `make export ARTIFACTS={artifacts}` first")
         return 2
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
     ok_all = True
-    for area, module_name in AREAS:
+    areas = [(a, m) for a, m in AREAS if only is None or a in only]
+    for area, module_name in areas:
         start = time.monotonic()
         print(f"[bench] {area} ...", flush=True)
         text, ok = _run_area(module_name, artifacts, out)
@@ -58,6 +88,14 @@ def main(artifacts: Path, out: Path) -> int:
         f"{platform.platform()}, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
     )
-    (out / "README.md").write_text(header + "\n".join(s.rstrip() + "\n" for s in sections))
+    sections.append(separate_runs_section(out))
+    readme = out / "README.md"
+    if only is not None and readme.exists():
+        text = readme.read_text()
+        for section in sections:
+            text = replace_section(text, section)
+        readme.write_text(text)
+    else:
+        readme.write_text(header + "\n".join(s.rstrip() + "\n" for s in sections))
     print(f"[bench] wrote {out / 'README.md'}")
     return 0 if ok_all else 1

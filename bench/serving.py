@@ -2,10 +2,14 @@
 
 1. Sequential latency (one client, one request at a time, 1 row): REST (wrk -c1) and gRPC (h2load -c1)
    against `tfkit serve`, and the same SavedModel signature called in-process; overhead = p50(server) -
-   p50(in-process). Goals: <= 0.5 ms REST, <= 0.6 ms gRPC.
-2. Throughput and p99 at 1, 8, 32 and 128 concurrent clients for ctr (1 row per request), batching off
-   and on (serving/batching.config); REST with wrk, gRPC with h2load. Goal: batching >= 2x unbatched
-   throughput at 32 clients.
+   p50(in-process). Goals (issue 12): <= 0.30 ms REST, <= 0.55 ms gRPC. Measured back to back with the
+   transport floor: the same server stacks answering without any model (bench/floor.py).
+2. Throughput, p50 and p99 at 1, 8, 32 and 128 concurrent clients for ctr (1 row per request), batching
+   off and on (serving/batching.config); REST with wrk, gRPC with h2load. Goals: batching >= 2x unbatched
+   throughput at 32 clients; p99 <= 25 ms and p99/p50 <= 5 at 32 and 128 clients.
+3. `--tfkit_workers` 1 and 2, back to back: 32-client throughput (batching on) and each worker's RSS.
+
+The machine's load average is recorded before and after (it is shared).
 
 Load always comes from separate processes (wrk, h2load); the server is a `tfkit serve` subprocess.
 Results go to `<out>/serving.json` and `<out>/serving.png`; `run` returns the Markdown section.
@@ -14,6 +18,7 @@ Results go to `<out>/serving.json` and `<out>/serving.png`; `run` returns the Ma
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import statistics
 import tempfile
@@ -24,14 +29,18 @@ from typing import Any
 
 import numpy as np
 
+from bench.flame import record
+from bench.floor import floor_servers
 from bench.load import LoadResult, failed_requests, run_h2load, run_wrk, serving
+from bench.serving_report import markdown, plot, tail
+from bench.workers import worker_sweep
 from serving.launcher import LiveServer
 
 CONCURRENCY = (1, 8, 32, 128)
 SEQUENTIAL_SECONDS = 5.0
-SWEEP_SECONDS = 10.0
+SWEEP_SECONDS = 8.0
+FLAME_SECONDS = 5.0
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
-REST_GOAL_MS, GRPC_GOAL_MS, BATCHING_GOAL = 0.5, 0.6, 2.0
 
 
 def _inputs(model: str, artifacts: Path) -> dict[str, np.ndarray]:
@@ -114,113 +123,58 @@ def _grpc_load(server: LiveServer, message: bytes, clients: int, seconds: float,
 
 
 def _sequential(artifacts: Path, server: LiveServer, work: Path) -> dict[str, Any]:
+    """Per model: in-process, the kit (REST, gRPC) and the bare transport floor, back to back."""
     results: dict[str, Any] = {}
-    for model in ("linear", "ctr"):
-        inputs = _inputs(model, artifacts)
-        message = _grpc_message(model, inputs)
-        _check_grpc(server, message)
-        url = f"http://127.0.0.1:{server.rest_port}/v1/models/{model}:predict"
-        rest = run_wrk(url, _rest_body(inputs), 1, SEQUENTIAL_SECONDS, work)
-        grpc = _grpc_load(server, message, 1, SEQUENTIAL_SECONDS, work)
-        local = in_process_latency(artifacts, model, inputs, SEQUENTIAL_SECONDS)
-        results[model] = {
-            "in_process": local,
-            "rest": rest.as_dict(),
-            "grpc": grpc.as_dict(),
-            "rest_overhead_ms": rest.p50_ms - local["signature"]["p50_ms"],
-            "grpc_overhead_ms": grpc.p50_ms - local["signature"]["p50_ms"],
-        }
+    with floor_servers() as (floor_rest, floor_grpc):
+        for model in ("linear", "ctr"):
+            inputs = _inputs(model, artifacts)
+            body, message = _rest_body(inputs), _grpc_message(model, inputs)
+            _check_grpc(server, message)
+            url = f"http://127.0.0.1:{server.rest_port}/v1/models/{model}:predict"
+            rest = run_wrk(url, body, 1, SEQUENTIAL_SECONDS, work)
+            bare_rest = run_wrk(f"http://127.0.0.1:{floor_rest}/v1/models/{model}:predict", body, 1,
+                                SEQUENTIAL_SECONDS, work)  # fmt: skip
+            grpc = _grpc_load(server, message, 1, SEQUENTIAL_SECONDS, work)
+            bare_grpc = run_h2load(f"127.0.0.1:{floor_grpc}", PREDICT_METHOD, message, 1, SEQUENTIAL_SECONDS,
+                                   work)  # fmt: skip
+            local = in_process_latency(artifacts, model, inputs, SEQUENTIAL_SECONDS)
+            base = local["signature"]["p50_ms"]
+            results[model] = {
+                "in_process": local,
+                "rest": rest.as_dict(),
+                "grpc": grpc.as_dict(),
+                "floor": {"rest": bare_rest.as_dict(), "grpc": bare_grpc.as_dict()},
+                "rest_overhead_ms": rest.p50_ms - base,
+                "grpc_overhead_ms": grpc.p50_ms - base,
+                # what the kit adds above the bare stack plus its own model call
+                "rest_above_floor_ms": rest.p50_ms - bare_rest.p50_ms - local["runner"]["p50_ms"],
+                "grpc_above_floor_ms": grpc.p50_ms - bare_grpc.p50_ms - local["runner"]["p50_ms"],
+            }
     return results
 
 
-def _sweep(artifacts: Path, server: LiveServer, work: Path) -> dict[str, list[dict[str, Any]]]:
-    inputs = _inputs("ctr", artifacts)
-    body, message = _rest_body(inputs), _grpc_message("ctr", inputs)
-    url = f"http://127.0.0.1:{server.rest_port}/v1/models/ctr:predict"
+class CtrLoad:
+    """The sweep's loads: ctr, 1 row per request, REST through wrk and gRPC through h2load."""
+
+    def __init__(self, artifacts: Path, work: Path) -> None:
+        inputs = _inputs("ctr", artifacts)
+        self.body, self.message, self.work = _rest_body(inputs), _grpc_message("ctr", inputs), work
+
+    def rest(self, server: LiveServer, clients: int, seconds: float) -> LoadResult:
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/ctr:predict"
+        return run_wrk(url, self.body, clients, seconds, self.work)
+
+    def grpc(self, server: LiveServer, clients: int, seconds: float) -> LoadResult:
+        return _grpc_load(server, self.message, clients, seconds, self.work)
+
+
+def _sweep(load: CtrLoad, server: LiveServer) -> dict[str, list[dict[str, Any]]]:
     rest: list[LoadResult] = []
     grpc: list[LoadResult] = []
     for clients in CONCURRENCY:
-        rest.append(run_wrk(url, body, clients, SWEEP_SECONDS, work))
-        grpc.append(_grpc_load(server, message, clients, SWEEP_SECONDS, work))
+        rest.append(load.rest(server, clients, SWEEP_SECONDS))
+        grpc.append(load.grpc(server, clients, SWEEP_SECONDS))
     return {"rest": [r.as_dict() for r in rest], "grpc": [g.as_dict() for g in grpc]}
-
-
-def _plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_rps, ax_p99) = plt.subplots(1, 2, figsize=(11, 4))
-    for mode in ("unbatched", "batched"):
-        for transport, style in (("rest", "-o"), ("grpc", "--s")):
-            rows = results["throughput"][mode][transport]
-            clients = [r["connections"] for r in rows]
-            ax_rps.plot(clients, [r["rps"] for r in rows], style, label=f"{transport.upper()} {mode}")
-            ax_p99.plot(clients, [r["p99_ms"] for r in rows], style, label=f"{transport.upper()} {mode}")
-    for ax, title in ((ax_rps, "ctr throughput (req/s, 1 row each)"), (ax_p99, "ctr p99 latency (ms)")):
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(list(CONCURRENCY), [str(c) for c in CONCURRENCY])
-        ax.set_xlabel("concurrent clients")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _cell(row: dict[str, Any]) -> str:
-    failed = f" ({row['failures']} failed)" if row["failures"] else ""
-    return f"{row['rps']:.0f} / {row['p99_ms']:.1f}{failed}"
-
-
-def _markdown(results: dict[str, Any]) -> str:
-    lines = [
-        "## Serving (tfkit serve: REST + gRPC adapters, batching)",
-        "",
-        f"Machine: {results['cpus']} CPUs (shared); load from wrk (REST) and h2load (gRPC) in separate "
-        "processes.",
-        "",
-        "### Sequential latency, 1 row (p50 / p99 ms)",
-        "",
-        "In-process = the same `serving_default` signature called through TensorFlow's SavedModel API",
-        "(the overhead goals' baseline); the kit's servable runner (what the server calls) is shown too.",
-        "",
-        "| model | in-process (TF API) | in-process (kit runner) | REST | gRPC "
-        "| REST overhead (goal <= 0.5) | gRPC overhead (goal <= 0.6) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-
-    def pair(d: dict[str, Any]) -> str:
-        return f"{d['p50_ms']:.3f} / {d['p99_ms']:.3f}"
-
-    def verdict(value: float, goal: float) -> str:
-        return f"{value:.3f} {'met' if value <= goal else 'MISSED'}"
-
-    for model, r in results["sequential"].items():
-        lines.append(
-            f"| {model} | {pair(r['in_process']['signature'])} | {pair(r['in_process']['runner'])} "
-            f"| {pair(r['rest'])} | {pair(r['grpc'])} | {verdict(r['rest_overhead_ms'], REST_GOAL_MS)} "
-            f"| {verdict(r['grpc_overhead_ms'], GRPC_GOAL_MS)} |"
-        )
-    lines += ["", "### ctr throughput (req/s) and p99 (ms) by concurrent clients", "",
-              "| transport | batching | " + " | ".join(f"{c} clients" for c in CONCURRENCY) + " |",
-              "|---|---|" + "---|" * len(CONCURRENCY)]  # fmt: skip
-    for transport in ("rest", "grpc"):
-        for mode in ("unbatched", "batched"):
-            rows = results["throughput"][mode][transport]
-            cells = [_cell(r) for r in rows]
-            lines.append(f"| {transport.upper()} | {mode} | " + " | ".join(cells) + " |")
-    ratio = results["batching_speedup_at_32"]
-    lines += [
-        "",
-        f"Batching speedup at 32 clients: REST {ratio['rest']:.2f}x, gRPC {ratio['grpc']:.2f}x "
-        f"(goal >= {BATCHING_GOAL:.0f}x: {'met' if min(ratio.values()) >= BATCHING_GOAL else 'MISSED'}).",
-        "",
-        "![serving throughput and p99](serving.png)",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def run(artifacts: Path, out_dir: Path) -> str:
@@ -228,20 +182,28 @@ def run(artifacts: Path, out_dir: Path) -> str:
     import os
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "throughput": {}}
+    results: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": {"start": os.getloadavg()},
+                               "throughput": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="tfkit-bench-") as tmp:
         work = Path(tmp)
+        load = CtrLoad(artifacts, work)
         with serving(artifacts) as server:
             results["sequential"] = _sequential(artifacts, server, work)
-            results["throughput"]["unbatched"] = _sweep(artifacts, server, work)
+            for transport in ("rest", "grpc"):
+                call = functools.partial(getattr(load, transport), server, 1, FLAME_SECONDS)
+                record(server, call, FLAME_SECONDS, out_dir / f"serving_flame_{transport}.svg")
+            results["throughput"]["unbatched"] = _sweep(load, server)
         batching = ("--enable_batching=true", "--batching_parameters_file=serving/batching.config")
         with serving(artifacts, *batching, models=("ctr",)) as server:
-            results["throughput"]["batched"] = _sweep(artifacts, server, work)
+            results["throughput"]["batched"] = _sweep(load, server)
+        results["workers"] = worker_sweep(artifacts, (32, 128), SWEEP_SECONDS, load.rest, load.grpc)
+    results["load_average"]["end"] = os.getloadavg()
+    results["tail"] = tail(results)
     index = CONCURRENCY.index(32)
     batched, unbatched = results["throughput"]["batched"], results["throughput"]["unbatched"]
     results["batching_speedup_at_32"] = {
         t: batched[t][index]["rps"] / max(unbatched[t][index]["rps"], 1e-9) for t in ("rest", "grpc")
     }
     (out_dir / "serving.json").write_text(json.dumps(results, indent=2) + "\n")
-    _plot(results, out_dir / "serving.png")
-    return _markdown(results)
+    plot(results, out_dir / "serving.png")
+    return markdown(results)

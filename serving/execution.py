@@ -13,13 +13,18 @@ one is not batched at all.
 
 Each run records `runtime_latency` (runtime "TF1"): the wall time of the session Run, which when
 batched includes the time queued, as upstream's timing around `session->Run` does.
+
+Cheap direct runs stay on the event loop: handing a call to a pool thread and back costs two thread
+wake-ups and a GIL hand-over (~0.1 ms, as much as a small model's whole run; issue 12's profile), so a
+(model, API) whose recent runs average under `INLINE_BELOW_S` runs inline. Its first run, and any run
+once the average rises, goes to the bounded pool, so a slow model never blocks the loop for long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,9 @@ from serving.settings import BatchingSettings
 
 BATCHING_PARAMS_FILE = "batching_params.pbtxt"
 Tensors = dict[str, np.ndarray]
+# Runs averaging below this stay on the event loop (the loop is blocked at most this long per run).
+INLINE_BELOW_S = 0.001
+_EWMA_WEIGHT = 0.2
 
 
 class Execution:
@@ -53,6 +61,7 @@ class Execution:
         self._is_serving = is_serving or (lambda servable: True)
         self._batchers: dict[tuple[str, int, str], tuple[Servable, Batcher]] = {}
         self._params: dict[tuple[str, int], tuple[Servable, BatchingSettings | None]] = {}
+        self._cost: dict[tuple[str, str], float] = {}  # (model, api) -> moving average run seconds
 
     async def run(
         self, servable: Servable, signature: str, api: str, run: RunFn, feeds: Mapping[str, np.ndarray]
@@ -67,18 +76,28 @@ class Execution:
             self._metrics.observe_runtime(servable.name, api, time.perf_counter() - started)
         return outputs
 
-    def direct(self, model: str, api: str, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
-        """Run `fn(*args)` on the bounded pool, timing it as runtime_latency (`api` "" = not timed)."""
+    async def direct(self, model: str, api: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` inline when cheap, else on the bounded pool, timing it as runtime_latency
+        (`api` "" = not timed)."""
         metrics = self._metrics if api else None
+        key = (model, api)
+        cost = self._cost
 
         def timed() -> Any:
             started = time.perf_counter()
-            result = fn(*args)
-            if metrics is not None:
-                metrics.observe_runtime(model, api, time.perf_counter() - started)
-            return result
+            try:
+                return fn(*args)
+            finally:
+                elapsed = time.perf_counter() - started
+                previous = cost.get(key)
+                cost[key] = elapsed if previous is None else previous + _EWMA_WEIGHT * (elapsed - previous)
+                if metrics is not None:
+                    metrics.observe_runtime(model, api, elapsed)
 
-        return asyncio.get_running_loop().run_in_executor(self._executor, timed)
+        average = cost.get(key)
+        if average is not None and average < INLINE_BELOW_S:
+            return timed()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, timed)
 
     def batching(self, servable: Servable) -> bool:
         """Whether runs on `servable` are batched."""

@@ -172,6 +172,7 @@ FLAGS: tuple[Flag, ...] = (
     _f("tfkit_path_map", "list", [], "Kit: FROM=TO reads base paths under FROM from dir TO (repeatable)."),
     _f("tfkit_drain_seconds", "float", 10.0, "Kit: grace period for in-flight requests on SIGTERM."),
     _f("tfkit_access_log", "bool", False, "Kit: one structured log line per request (JSON off a terminal)."),
+    _f("tfkit_workers", "int32", 1, "Kit: server processes sharing the ports (SO_REUSEPORT)."),
 )
 BY_NAME = {flag.name: flag for flag in FLAGS}
 UPSTREAM_FLAGS = tuple(flag for flag in FLAGS if not flag.name.startswith("tfkit_"))

@@ -89,6 +89,8 @@ def build_settings(values: dict[str, Any]) -> ServerSettings:
     path_map = tuple(_path_mapping(raw) for raw in values["tfkit_path_map"])
     if values["tfkit_drain_seconds"] < 0:
         raise FlagError("Invalid value for --tfkit_drain_seconds: must be >= 0")
+    if values["tfkit_workers"] < 1:
+        raise FlagError("Invalid value for --tfkit_workers: must be >= 1")
     channel_args = channel_arguments(values["grpc_channel_arguments"])
     # server.cc BuildAndStart, in its order.
     if values["port"] == 0 and not values["grpc_socket_path"]:
@@ -172,6 +174,7 @@ def build_settings(values: dict[str, Any]) -> ServerSettings:
         path_map=path_map,
         drain_seconds=values["tfkit_drain_seconds"],
         tfkit_access_log=values["tfkit_access_log"],
+        tfkit_workers=values["tfkit_workers"],
     )
 
 

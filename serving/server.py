@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -49,12 +50,17 @@ def serve(settings: ServerSettings) -> int:
             "Accepted with no effect in tfkit serve (GPU/TPU/XLA/ALTS/profiler/C++ internals): %s",
             " ".join(f"--{name}" for name in settings.no_effect_flags),
         )
+    if settings.tfkit_workers > 1 and settings.worker is None:
+        from serving.workers import supervise
+
+        return supervise(settings)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(_serve(settings))
 
 
-def _rest_socket(port: int) -> socket.socket:
-    """Listening socket on all interfaces (IPv6 dual-stack when available, else IPv4)."""
+def _rest_socket(port: int, shared: bool = False) -> socket.socket:
+    """Listening socket on all interfaces (IPv6 dual-stack when available, else IPv4); `shared` sets
+    SO_REUSEPORT so that the --tfkit_workers processes all accept on it."""
     try:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -63,6 +69,8 @@ def _rest_socket(port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         address = ("0.0.0.0", port)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError as err:
@@ -89,6 +97,7 @@ class _Uvicorn:
             log_config=None,
             log_level="warning",
             http="auto",  # httptools when installed, else h11
+            proxy_headers=False,  # upstream ignores X-Forwarded-*; the middleware costs per request
             lifespan="off",
             server_header=False,
             timeout_graceful_shutdown=max(1, round(drain_seconds)),
@@ -183,8 +192,11 @@ async def _start_grpc(core: Any, settings: ServerSettings) -> Any:
     credentials = _credentials(settings)
     if settings.port:
         _listen(server, f"0.0.0.0:{settings.port}", credentials)
-    if settings.grpc_socket_path:
+    worker = settings.worker
+    if settings.grpc_socket_path and (worker is None or worker.index == 0):  # a UNIX path is not shared
         _listen(server, f"unix:{settings.grpc_socket_path}", credentials)
+    if worker is not None:  # the siblings forward reloads here (serving.workers)
+        _listen(server, f"unix:{worker.control_sockets[worker.index]}", None)
     await server.start()
     if settings.port:
         log.info("Running gRPC ModelServer at 0.0.0.0:%d ...", settings.port)
@@ -208,13 +220,23 @@ async def _start_rest(core: Any, settings: ServerSettings) -> _Uvicorn | None:
     from serving.rest.app import create_app
 
     try:
-        rest = _Uvicorn(create_app(core.dataplane, settings), _rest_socket(port), settings.drain_seconds)
+        sock = _rest_socket(port, shared=settings.worker is not None)
+        rest = _Uvicorn(create_app(core.dataplane, settings), sock, settings.drain_seconds)
         await rest.started()
     except OSError as err:
         log.error("Failed to start HTTP Server at localhost:%d (%s)", port, err)
         return None
     log.info("Exporting HTTP/REST API at:localhost:%d ...", port)
     return rest
+
+
+def _freeze_heap() -> None:
+    """Move every object alive after the initial load (TensorFlow's ~400k module objects, the models)
+    out of the garbage collector's view. A full collection over them stalls the process for 0.2-0.7 s on
+    this kind of machine, and under load one ran every few seconds: that was the 250 ms p99 of issue 12.
+    Objects created later (requests, models loaded later) are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _serve(settings: ServerSettings) -> int:
@@ -225,6 +247,7 @@ async def _serve(settings: ServerSettings) -> int:
     except StartupError as err:
         print(str(err), file=sys.stderr, flush=True)
         return STARTUP_FAILURE
+    _freeze_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -95,6 +95,14 @@ def map_path(path: str, mappings: tuple[PathMapping, ...]) -> str:
 
 
 @dataclass(frozen=True)
+class WorkerSlot:
+    """One process of `--tfkit_workers=N` (serving.workers): its index and every worker's control socket."""
+
+    index: int
+    control_sockets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """Every flag `tfkit serve` supports (tensorflow_model_server names and defaults) plus resolved configs.
 
@@ -153,6 +161,8 @@ class ServerSettings:
     path_map: tuple[PathMapping, ...] = ()
     drain_seconds: float = 10.0
     tfkit_access_log: bool = False  # serving/events.py writes one line per request
+    tfkit_workers: int = 1  # server processes sharing the ports (serving/workers.py)
+    worker: WorkerSlot | None = None  # set by the supervisor in each worker process
     # `--version`: print versions and exit (no model flags needed).
     version: bool = False
 

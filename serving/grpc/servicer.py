@@ -220,9 +220,21 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer, _Rpc):
             await self.dataplane.reload_config(configs)
             response = model_management_pb2.ReloadConfigResponse()
             response.status.error_code = int(Code.OK)
+            worker = self.settings.worker
+            if worker is not None and not _forwarded(context):  # --tfkit_workers: every worker reloads
+                from serving.workers import forward_reload
+
+                code, message = await forward_reload(worker, request)
+                response.status.error_code, response.status.error_message = code, message
             return response
 
         return await self.run("HandleReloadConfigRequest", request, context, call)
+
+
+def _forwarded(context: grpc.aio.ServicerContext) -> bool:
+    from serving.workers import FANOUT_HEADER
+
+    return any(key == FANOUT_HEADER for key, _ in context.invocation_metadata() or ())
 
 
 def add_services(server: grpc.aio.Server, dataplane: DataPlane, settings: ServerSettings) -> None:

@@ -113,7 +113,8 @@ def test_two_workers_match_single_worker_auc_and_export_the_same_model(
     manifest = json.loads((multi_art / "manifest.json").read_text())
     entry = manifest["models"]["ctr"]
     assert (entry["version"], entry["path"], entry["metrics"]["auc"]) == (1, "models/ctr/1", two["auc"])
-    assert [a["kind"] for a in entry["artifacts"]] == ["saved_model"]
+    # The export is the same as `tfkit export`'s: the SavedModel and its model.tflite (--prefer_tflite_model).
+    assert [a["kind"] for a in entry["artifacts"]] == ["saved_model", "version_tflite"]
     version = multi_art / "models" / "ctr" / "1"
     assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
     assert _signatures(version) == _signatures(single_art / "models" / "ctr" / "1")

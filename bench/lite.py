@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.load import run_h2load, run_wrk, serving
+from bench.load import one_row, run_h2load, run_wrk, serving
 
 MODES = {"savedmodel": (), "tflite": ("--prefer_tflite_model=true",)}
 MODELS = ("linear", "ctr")
@@ -29,12 +29,6 @@ CLIENTS = 32
 SEQUENTIAL_SECONDS = 4.0
 LOAD_SECONDS = 8.0
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
-
-
-def one_row(model: str, artifacts: Path) -> dict[str, np.ndarray]:
-    from export.samples import sample_inputs
-
-    return {k: v[:1] for k, v in sample_inputs(model, artifacts, n=1, seed=0).items()}
 
 
 def rest_body(inputs: dict[str, np.ndarray]) -> bytes:

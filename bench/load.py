@@ -41,6 +41,13 @@ class LoadResult:
         return asdict(self)
 
 
+def one_row(model: str, artifacts: Path) -> dict[str, np.ndarray]:
+    """One real row of a kit model's serving_default inputs (the load the benchmarks send)."""
+    from export.samples import sample_inputs
+
+    return {k: v[:1] for k, v in sample_inputs(model, artifacts, n=1, seed=0).items()}
+
+
 @contextlib.contextmanager
 def serving(
     artifacts: Path, *extra: str, models: tuple[str, ...] = ("linear", "ctr")

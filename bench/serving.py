@@ -31,7 +31,7 @@ import numpy as np
 
 from bench.flame import record
 from bench.floor import floor_servers
-from bench.load import LoadResult, failed_requests, run_h2load, run_wrk, serving
+from bench.load import LoadResult, failed_requests, one_row, run_h2load, run_wrk, serving
 from bench.serving_report import markdown, plot, tail
 from bench.workers import worker_sweep
 from serving.launcher import LiveServer
@@ -41,12 +41,6 @@ SEQUENTIAL_SECONDS = 5.0
 SWEEP_SECONDS = 8.0
 FLAME_SECONDS = 5.0
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
-
-
-def _inputs(model: str, artifacts: Path) -> dict[str, np.ndarray]:
-    from export.samples import sample_inputs
-
-    return {k: v[:1] for k, v in sample_inputs(model, artifacts, n=1, seed=0).items()}
 
 
 def _rest_body(inputs: dict[str, np.ndarray]) -> bytes:
@@ -127,7 +121,7 @@ def _sequential(artifacts: Path, server: LiveServer, work: Path) -> dict[str, An
     results: dict[str, Any] = {}
     with floor_servers() as (floor_rest, floor_grpc):
         for model in ("linear", "ctr"):
-            inputs = _inputs(model, artifacts)
+            inputs = one_row(model, artifacts)
             body, message = _rest_body(inputs), _grpc_message(model, inputs)
             _check_grpc(server, message)
             url = f"http://127.0.0.1:{server.rest_port}/v1/models/{model}:predict"
@@ -157,7 +151,7 @@ class CtrLoad:
     """The sweep's loads: ctr, 1 row per request, REST through wrk and gRPC through h2load."""
 
     def __init__(self, artifacts: Path, work: Path) -> None:
-        inputs = _inputs("ctr", artifacts)
+        inputs = one_row("ctr", artifacts)
         self.body, self.message, self.work = _rest_body(inputs), _grpc_message("ctr", inputs), work
 
     def rest(self, server: LiveServer, clients: int, seconds: float) -> LoadResult:

@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench.lite import one_row
-from bench.load import run_wrk, serving
+from bench.load import one_row, run_wrk, serving
 from serving.launcher import REPO, free_port
 
 CLIENTS = 32

@@ -1,8 +1,9 @@
 """Scale-out benchmarks (`make bench-scale`, a dependency of `make bench`): writes scale.json and scale.md.
 
-1. Data: `tfkit data spark --master local[2]` vs `tfkit data import` on the same Parquet click logs
-   (100k and 1M rows by default): wall seconds and rows/s of each command as a whole process (JVM and
-   TensorFlow start-up included), and that both wrote the same split counts.
+1. Data: `tfkit data spark --master local[1]` and `local[2]` vs `tfkit data import` on the same Parquet
+   click logs (100k and 1M rows by default): wall seconds and rows/s of each command as a whole process
+   (JVM start-up included), that all wrote the same split counts, and Spark's own floor on the largest
+   input (session start, Python worker start, one identity pass through Python, one shuffle).
 2. Training: `tfkit train ctr` with --strategy one, multi-worker with 1 worker, and multi-worker with 2
    worker processes on localhost: training examples/s and held-out AUC on the same synthetic data.
 
@@ -66,22 +67,29 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - began
 
 
-def bench_data(rows: int, workdir: Path, shards: int = 4) -> dict[str, Any]:
+def bench_data(rows: int, workdir: Path, max_rows: int, shards: int = 4) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     logs = workdir / f"clicks-{rows}.parquet"
     write_click_logs(logs, rows)
     tfkit = [sys.executable, "-m", "tfkit", "data"]
     common = ["--shards", str(shards), "--seed", "1"]
     result: dict[str, Any] = {"rows": rows, "input_bytes": logs.stat().st_size}
-    for name, argv in (
-        ("import", [*tfkit, "import", str(logs), "--out", str(workdir / "import"), *common]),
-        (
-            "spark_local2",
-            [*tfkit, "spark", str(logs), "--out", str(workdir / "spark"), "--master", "local[2]", *common],
-        ),
-    ):
+    runs = {"import": [*tfkit, "import", str(logs), "--out", str(workdir / "import"), *common]}
+    for cores in (1, 2):
+        out = workdir / f"spark{cores}"
+        runs[f"spark_local{cores}"] = [
+            *tfkit,
+            "spark",
+            str(logs),
+            "--out",
+            str(out),
+            "--master",
+            f"local[{cores}]",
+        ]
+        runs[f"spark_local{cores}"] += common
+    for name, argv in runs.items():
         wall = _timed(argv)
-        meta = json.loads((workdir / ("import" if name == "import" else "spark") / "meta.json").read_text())
+        meta = json.loads((Path(argv[argv.index("--out") + 1]) / "meta.json").read_text())
         result[name] = {
             "wall_seconds": round(wall, 2),
             "rows_per_second": round(rows / wall),
@@ -89,10 +97,48 @@ def bench_data(rows: int, workdir: Path, shards: int = 4) -> dict[str, Any]:
             "n_eval": meta["n_eval"],
         }
     result["same_split"] = all(
-        result["import"][k] == result["spark_local2"][k] for k in ("n_train", "n_eval")
+        result["import"][k] == result[f"spark_local{c}"][k] for k in ("n_train", "n_eval") for c in (1, 2)
     )
+    if rows == max_rows:
+        result["spark_floor"] = _spark_floor(logs)
     logs.unlink()
     return result
+
+
+_FLOOR = """
+import json, sys, time
+began = time.perf_counter()
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false").getOrCreate()
+floor = {"session_start": time.perf_counter() - began}
+frame = spark.read.parquet(sys.argv[1])
+def same(batches):
+    yield from batches
+for name, job in (
+    ("first_python_pass", lambda: frame.limit(1000).mapInArrow(same, frame.schema).count()),
+    ("python_pass", lambda: frame.mapInArrow(same, frame.schema).count()),
+    ("shuffle", lambda: frame.repartition(7, "user_id").selectExpr("sum(size(features))").collect()),
+):
+    began = time.perf_counter()
+    job()
+    floor[name] = time.perf_counter() - began
+print(json.dumps({k: round(v, 2) for k, v in floor.items()}))
+"""
+
+
+def _spark_floor(logs: Path) -> dict[str, float]:
+    """What Spark itself costs on these rows, with no kit code: session start, the first Python task
+    (worker start), every row to Python and back through Arrow (an identity mapInArrow), one shuffle."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FLOOR, str(logs)],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    floor: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return floor
 
 
 def _free_port() -> int:
@@ -154,20 +200,35 @@ def markdown(results: dict[str, Any]) -> str:
         "## Scale out (Spark data job, multi-worker training)",
         "",
         f"{results['cpus']} CPUs shared by every process. Whole commands, start-up included "
-        "(Spark: JVM + executors importing TensorFlow; workers: TensorFlow + cluster set-up). "
+        "(Spark: JVM and Python workers; training workers: TensorFlow + cluster set-up). "
         "Load average at start: " + str(results.get("load_average_at_start", "not recorded")) + ".",
         "",
         "| rows | command | wall s | rows/s | train / eval rows |",
         "|---:|---|---:|---:|---|",
     ]
+    commands = {
+        "import": "tfkit data import",
+        "spark_local1": "tfkit data spark --master local[1]",
+        "spark_local2": "tfkit data spark --master local[2]",
+    }
     for item in results["data"]:
-        for name in ("import", "spark_local2"):
+        for name, command in commands.items():
+            if name not in item:
+                continue
             r = item[name]
-            command = "tfkit data import" if name == "import" else "tfkit data spark --master local[2]"
             lines.append(
                 f"| {item['rows']:,} | {command} | {r['wall_seconds']} | {r['rows_per_second']:,} | "
                 f"{r['n_train']:,} / {r['n_eval']:,} |"
             )
+    floors = [(item["rows"], item["spark_floor"]) for item in results["data"] if "spark_floor" in item]
+    for rows, floor in floors:
+        lines += [
+            "",
+            f"Spark's own floor on the {rows:,} rows (local[2], no kit code): session start "
+            f"{floor['session_start']} s; first Python task (worker start) {floor['first_python_pass']} s; "
+            f"every row to Python and back (identity mapInArrow) {floor['python_pass']} s; one shuffle of "
+            f"the rows {floor['shuffle']} s.",
+        ]
     lines += ["", "| training | workers | examples/s | train s | AUC (bayes) |", "|---|---:|---:|---:|---|"]
     for r in results["training"]:
         lines.append(
@@ -193,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tfkit-bench-scale-") as tmp:
         for rows in args.rows:
             print(f"[bench-scale] data {rows:,} rows ...", flush=True)
-            results["data"].append(bench_data(rows, Path(tmp) / f"rows-{rows}"))
+            results["data"].append(bench_data(rows, Path(tmp) / f"rows-{rows}", max(args.rows)))
         print("[bench-scale] training one / multi-worker x1 / x2 ...", flush=True)
         results["training"] = bench_training(Path(tmp) / "train", args.train_rows)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -47,17 +47,12 @@ SCHEMA_DOC = {
 
 
 def encode_example(label: int | None, feature: np.ndarray, user_id: int, article_id: int) -> bytes:
-    """Serialize one record; `label=None` leaves the label out (serving requests carry none)."""
-    from tensorflow.core.example import example_pb2
+    """Serialize one record; `label=None` leaves the label out (serving requests carry none). The bytes are
+    protobuf's deterministic serialization, written without TensorFlow (export/records.py)."""
+    from export.records import example_bytes
 
-    example = example_pb2.Example()
-    feats = example.features.feature
-    if label is not None:
-        feats["label"].int64_list.value.append(int(label))
-    feats["feature"].bytes_list.value.append(np.asarray(feature, dtype=FEATURE_DTYPE).tobytes())
-    feats["user_id"].int64_list.value.append(int(user_id))
-    feats["article_id"].int64_list.value.append(int(article_id))
-    return bytes(example.SerializeToString())
+    raw = np.asarray(feature, dtype=FEATURE_DTYPE).tobytes()
+    return example_bytes(None if label is None else int(label), raw, int(user_id), int(article_id))
 
 
 def decode_example(serialized: bytes) -> dict[str, Any]:

@@ -14,13 +14,13 @@ META_FILE = "meta.json"
 
 def write_shards(out_dir: Path, split: str, records: Iterable[bytes], shards: int) -> list[str]:
     """Write records round-robin into `shards` files named `<split>-0000i-of-0000N.tfrecord`."""
-    import tensorflow as tf
+    from export.records import TFRecordFile
 
     if shards < 1:
         raise ValueError(f"shards must be >= 1, got {shards}")
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [shard_name(split, i, shards) for i in range(shards)]
-    writers = [tf.io.TFRecordWriter(str(out_dir / name)) for name in names]
+    writers = [TFRecordFile(out_dir / name) for name in names]
     try:
         for i, record in enumerate(records):
             writers[i % shards].write(record)

@@ -5,8 +5,9 @@ validates a row, export/split.py places it), at Spark's scale:
 
 1. each input (CSV, Parquet, or `table:NAME` from the catalog) is read by Spark and validated row by row
    in the executors (`mapInArrow`); a bad row becomes a reject carrying its source and the reason;
-2. rows are keyed by their shard (train shards 0..N-1, eval shards N.., rejects last) and partitioned by
-   that key, so each partition is exactly one shard, written by its executor (never collected);
+2. rows are keyed by their part (train shards 0..N-1, eval shards N.., rejects last) and repartitioned
+   by that key in Spark's own shuffle (DataFrame, no Python pickling), so each partition is one shard,
+   streamed by its executor into the shard's TFRecord file (never collected);
 3. the executors write into `<out>.tmp-<id>/`; the driver writes meta.json and `_SUCCESS` there and then
    swaps the directory into place (rename), so `<out>` holds the previous output or the new one.
 
@@ -23,46 +24,26 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from export.importer import COLUMNS
+from export.records import COMPRESSIONS
 from export.schema import SCHEMA_DOC
-from export.settings import ImportSettings
-from export.split import check_fraction, shard_counts, shard_file, write_shard
+from export.spark_tasks import (
+    REJECTS,
+    SparkDataSettings,
+    empty_shard,
+    encoder,
+    shard_path,
+    storage,
+    writer,
+)
+from export.split import check_fraction, shard_counts, shard_file
 
 SUCCESS = "_SUCCESS"
-REJECTS = "rejects"
 TABLE_PREFIX = "table:"
-
-
-@dataclass(frozen=True)
-class SparkDataSettings:
-    """`tfkit data spark`: the options of `tfkit data import` plus the Spark master and compression."""
-
-    inputs: tuple[str, ...]
-    out: str
-    shards: int = ImportSettings.shards  # the importer's defaults: one source
-    eval_fraction: float = ImportSettings.eval_fraction
-    feature_len: int = ImportSettings.feature_len
-    delimiter: str = ImportSettings.delimiter
-    seed: int = ImportSettings.seed
-    master: str | None = "local[*]"  # None: keep the master spark-submit configured
-    compression: str = "none"
-
-
-def _filesystem(uri: str) -> tuple[Any, str]:
-    """(pyarrow filesystem, path in it) of a local path or an object-store URI (s3a:// is read as s3://)."""
-    from pyarrow import fs
-
-    if "://" not in uri:
-        return fs.LocalFileSystem(), str(Path(uri).resolve())
-    return fs.FileSystem.from_uri(uri.replace("s3a://", "s3://", 1))
 
 
 def _read(spark: Any, source: str) -> Any:
@@ -83,97 +64,29 @@ def _read(spark: Any, source: str) -> Any:
     return frame.select(*COLUMNS).withColumn("_source", F.input_file_name())
 
 
-def _feature_cells(column: Any, feature_len: int) -> Any:
-    """The features of an Arrow batch: one float64 row per cell when every cell is a full-length list
-    (zero-copy reshape, the fast path for Parquet list columns), else the cells as Python values."""
-    import pyarrow as pa
+def _partition_keys(spark: Any, total: int) -> list[int]:
+    """For each part k < total, a long whose Spark hash partition among `total` is k.
 
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        lengths = column.value_lengths().to_numpy(zero_copy_only=False)
-        if column.null_count == 0 and len(column) and (lengths == feature_len).all():
-            flat = column.flatten().to_numpy(zero_copy_only=False)
-            if flat.dtype.kind == "f" and not (len(column) and column.offset):
-                return flat.astype("<f8", copy=False).reshape(len(column), feature_len)
-    return column.to_pylist()
+    `repartition(total, col)` places a row by Spark's own expression, pmod(hash(col), total) (Murmur3,
+    HashPartitioning); evaluating that expression on candidate keys gives each part a partition of its
+    own, so each shard is one task. Should a part find no key, it keeps its own number: the writer still
+    writes every part it is given, only two shards then share a task.
+    """
+    from pyspark.sql import functions as F
 
-
-def _encoder(settings: SparkDataSettings) -> Any:
-    """The executor side of step 1: Arrow batches -> (part, payload) batches with part = the shard key."""
-    counts = shard_counts(settings.shards)
-    rejects_part = counts["train"] + counts["eval"]
-
-    def encode(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
-
-        from export.importer import encode_row
-        from export.split import place
-
-        for batch in batches:
-            users, articles, clicks, sources = (
-                batch.column(name).to_pylist() for name in ("user_id", "article_id", "clicked", "_source")
-            )
-            features = _feature_cells(batch.column("features"), settings.feature_len)
-            parts, payloads = [], []
-            for i, user in enumerate(users):
-                try:
-                    record, key = encode_row(
-                        user, articles[i], clicks[i], features[i], settings.feature_len, settings.delimiter
-                    )
-                except ValueError as error:
-                    reject = {"source": sources[i], "reason": str(error)}
-                    reject.update(user_id=str(user), article_id=str(articles[i]), clicked=str(clicks[i]))
-                    parts.append(rejects_part)
-                    payloads.append(json.dumps(reject).encode())
-                    continue
-                split, shard = place(key, settings.seed, settings.eval_fraction, settings.shards)
-                parts.append(shard if split == "train" else counts["train"] + shard)
-                payloads.append(record)
-            yield pa.RecordBatch.from_arrays(
-                [pa.array(parts, pa.int32()), pa.array(payloads, pa.binary())], names=["part", "payload"]
-            )
-
-    return encode
-
-
-def _writer(settings: SparkDataSettings, staging: str) -> Any:
-    """The executor side of step 2: write partition `index` as its shard (or the rejects file)."""
-    counts = shard_counts(settings.shards)
-
-    def write(index: int, rows: Iterator[tuple[int, bytes]]) -> Iterator[tuple[str, int]]:
-        payloads = (payload for _, payload in rows)
-        filesystem, root = _filesystem(staging)
-        if index == counts["train"] + counts["eval"]:
-            lines = [p.decode() + "\n" for p in payloads]
-            if lines:
-                filesystem.create_dir(f"{root}/{REJECTS}")
-                with filesystem.open_output_stream(f"{root}/{REJECTS}/part-00000.jsonl") as out:
-                    out.write("".join(lines).encode())
-            yield REJECTS, len(lines)
-            return
-        split = "train" if index < counts["train"] else "eval"
-        shard = index if split == "train" else index - counts["train"]
-        name = shard_file(split, shard, counts[split], settings.compression)
-        if "://" not in staging:
-            yield split, write_shard(Path(root) / name, payloads, settings.compression)
-            return
-        with tempfile.TemporaryDirectory() as scratch:  # object stores: write locally, then upload
-            written = write_shard(Path(scratch) / name, payloads, settings.compression)
-            with (
-                open(Path(scratch) / name, "rb") as src,
-                filesystem.open_output_stream(f"{root}/{name}") as out,
-            ):
-                shutil.copyfileobj(src, out)
-        yield split, written
-
-    return write
+    found: dict[int, int] = {}
+    candidates = spark.range(0, 64 * total).select("id", F.expr(f"pmod(hash(id), {total})").alias("p"))
+    for row in candidates.collect():
+        found.setdefault(int(row.p), int(row.id))
+    return [found.get(part, part) for part in range(total)]
 
 
 def _commit(staging: str, out: str) -> None:
     """Swap the finished staging directory in for `out` (local: renames; object store: copy, delete)."""
     from pyarrow import fs
 
-    filesystem, root = _filesystem(out)
-    _, stage_root = _filesystem(staging)
+    filesystem, root = storage(out)
+    _, stage_root = storage(staging)
     if isinstance(filesystem, fs.LocalFileSystem):
         old = f"{root}.old-{uuid.uuid4().hex[:8]}"
         if os.path.exists(root):
@@ -198,8 +111,6 @@ def _session(master: str | None) -> Any:
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("tfkit-data-spark").config("spark.ui.enabled", "false")
-    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")  # executors import TensorFlow to encode records
-    builder = builder.config("spark.executorEnv.TF_CPP_MIN_LOG_LEVEL", level)
     if master:
         builder = builder.master(master)
     spark = builder.getOrCreate()
@@ -209,6 +120,7 @@ def _session(master: str | None) -> Any:
 
 def run_job(settings: SparkDataSettings, spark: Any = None) -> dict[str, Any]:
     """Run the job (in `spark`, or a session on settings.master); commit the output; return the meta."""
+    from pyspark.sql import functions as F
     from pyspark.sql.types import BinaryType, IntegerType, StructField, StructType
 
     check_fraction(settings.eval_fraction)
@@ -217,21 +129,25 @@ def run_job(settings: SparkDataSettings, spark: Any = None) -> dict[str, Any]:
     spark = spark or _session(settings.master)
     frames = [_read(spark, source) for source in settings.inputs]
     schema = StructType([StructField("part", IntegerType()), StructField("payload", BinaryType())])
-    encoded = [frame.mapInArrow(_encoder(settings), schema) for frame in frames]  # typed per source
+    encoded = [frame.mapInArrow(encoder(settings), schema) for frame in frames]  # typed per source
     for more in encoded[1:]:
         encoded[0] = encoded[0].unionByName(more)
-    keyed = encoded[0].rdd.map(tuple)
-    total = counts["train"] + counts["eval"] + 1
+    total = counts["train"] + counts["eval"] + 1  # train shards, eval shards, rejects
+    keys = _partition_keys(spark, total)
+    key = F.element_at(F.array(*[F.lit(k).cast("long") for k in keys]), F.col("part") + 1)
+    by_part = encoded[0].withColumn("key", key).repartition(total, "key").select("part", "payload")
     staging = f"{settings.out.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
-    filesystem, stage_root = _filesystem(staging)
+    filesystem, stage_root = storage(staging)
     filesystem.create_dir(stage_root)
     try:
-        written = keyed.partitionBy(total, lambda part: part).mapPartitionsWithIndex(
-            _writer(settings, staging)
-        )
-        sizes = {"train": 0, "eval": 0, REJECTS: 0}
-        for kind, n in written.collect():  # one (kind, count) pair per partition: counts, never rows
-            sizes[kind] += n
+        written = by_part.mapInArrow(writer(settings, staging), "part int, count long").collect()
+        done = {int(row.part): int(row["count"]) for row in written}  # counts, never rows
+        sizes = {"train": 0, "eval": 0, REJECTS: done.pop(total - 1, 0)}
+        for part in range(total - 1):
+            split = shard_path(settings, part)[0]
+            if part not in done:  # a shard no row fell into is still written, empty, as the importer does
+                done[part] = empty_shard(settings, staging, part)
+            sizes[split] += done[part]
         if sizes["train"] == 0 or sizes["eval"] == 0:
             raise ValueError(
                 f"the split left {sizes['train']} train and {sizes['eval']} eval rows; "
@@ -291,7 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser, master_default: str | None) -
     )
     add_setting(parser, "--seed", SparkDataSettings, "seed", "split seed")
     parser.add_argument("--master", default=master_default, help="Spark master URL (default: %(default)s)")
-    parser.add_argument("--compression", choices=["none", "gzip"], default="none", help="shard compression")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="none", help="shard compression")
 
 
 def settings_from(args: argparse.Namespace, out: str) -> SparkDataSettings:

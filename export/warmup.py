@@ -56,13 +56,13 @@ def regress_log(model: str, signature: str, examples: list[bytes]) -> Any:
 
 def write_warmup(version_dir: Path, logs: list[Any]) -> Path:
     """Write the PredictionLogs as TFRecords into <version_dir>/assets.extra/ (at most 1000, as upstream)."""
-    import tensorflow as tf
+    from export.records import TFRecordFile
 
     if not 0 < len(logs) <= 1000:
         raise ValueError(f"warmup needs 1..1000 records, got {len(logs)}")
     path = version_dir / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as writer:
+    with TFRecordFile(path) as writer:
         for log in logs:
             writer.write(log.SerializeToString())
     return path

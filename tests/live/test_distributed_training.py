@@ -150,14 +150,16 @@ def test_worker_killed_at_a_checkpoint_resumes_from_it_after_restart(
     assert first[0].wait(timeout=120) == 1, _text(tmp_path)  # the chief sees its peer gone and stops
     assert "a worker of the cluster failed" in (tmp_path / "worker-0.log").read_text()
     resumed_from = _latest_step(model_dir / "checkpoints")
-    assert resumed_from == kill_at  # no worker could take another step without its peer
+    # The kill lands a few steps after ckpt-30 was seen (a quiet machine takes 10 steps in ~0.1 s); the
+    # run was cut before its end, and the restart must resume from the last checkpoint either way.
+    assert kill_at <= resumed_from < 2 * STEPS_PER_EPOCH
 
     second = _cluster(ports, args, tmp_path)  # the restart (a Kubernetes Job restarts failed pods)
     procs.extend(second)
     assert _wait(second, tmp_path) == [0, 0], _text(tmp_path)
     logs = [(tmp_path / f"worker-{i}.log").read_text() for i in range(2)]
     for log in logs:
-        assert f"ckpt-{kill_at} (epoch 1, step {kill_at})" in log
+        assert f"ckpt-{resumed_from} (epoch 1, step {resumed_from})" in log
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["steps"] == 2 * STEPS_PER_EPOCH
     assert metrics["auc"] > 0.8

@@ -74,8 +74,9 @@ def test_spark_encoder_on_arrow_batches_places_like_the_importer() -> None:
 
     import pyarrow as pa
 
-    from export.importer import encode_row
-    from export.spark_data import SparkDataSettings, _encoder
+    from export.schema import encode_example
+    from export.spark_tasks import SparkDataSettings, encoder
+    from export.split import row_key
 
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(6, LEN))
@@ -94,7 +95,7 @@ def test_spark_encoder_on_arrow_batches_places_like_the_importer() -> None:
         )
         for users, features, text in (([1, 2, 3, 4], as_list, False), (["4", "5", "6", "7"], as_text, True))
     ]
-    out = list(_encoder(settings)(iter(batches)))
+    out = list(encoder(settings)(iter(batches)))
     parts = [p for b in out for p in b.column("part").to_pylist()]
     payloads = [p for b in out for p in b.column("payload").to_pylist()]
     rejects = [
@@ -104,6 +105,10 @@ def test_spark_encoder_on_arrow_batches_places_like_the_importer() -> None:
     good = [(part, payload) for part, payload in zip(parts, payloads, strict=True) if part != 4]
     assert len(good) == 6
     for i, (part, payload) in enumerate(good):
-        record, key = encode_row(i + 1, 5 + i % 3, [1, 0, 1][i % 3], vectors[i], LEN, "")
+        label, user, article = [1, 0, 1][i % 3], i + 1, 5 + i % 3
+        record, key = (
+            encode_example(label, vectors[i], user, article),
+            row_key(label, vectors[i].tobytes(), user, article),
+        )
         split, shard = place(key, 2, 0.2, 3)
         assert payload == record and part == (shard if split == "train" else 3 + shard)

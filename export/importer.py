@@ -57,7 +57,8 @@ def _opened(path: Path) -> Iterator[Any]:
     if suffix in (".parquet", ".pq"):
         source = pq.ParquetFile(path)
         _check_columns(path, source.schema_arrow.names)
-        return iter(source.iter_batches(batch_size=BATCH_ROWS, columns=list(COLUMNS)))
+        groups = (source.read_row_group(i, columns=list(COLUMNS)) for i in range(source.num_row_groups))
+        return (batch for group in groups for batch in group.to_batches(BATCH_ROWS))  # iter_batches held ~all
     if suffix in (".csv", ".txt"):
         _check_columns(path, list(pd.read_csv(path, nrows=0).columns))
         options: dict[str, Any] = {"dtype": {"features": str}, "keep_default_na": False}

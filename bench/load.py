@@ -2,7 +2,9 @@
 
 Both tools run against a `tfkit serve` subprocess started here; results are parsed into `LoadResult`
 (throughput, latency percentiles, failures). wrk reports percentiles itself (`--latency`); h2load writes
-one line per request (`--log-file`), from which the percentiles are computed exactly.
+one line per request (`--log-file`), from which the percentiles are computed exactly. Runs under load use
+h2load for both transports (HTTP/1.1 with --h1); wrk measures the sequential runs, and hey joins it in
+the load-tool cross-check.
 """
 
 from __future__ import annotations
@@ -128,17 +130,18 @@ def grpc_frame(message: bytes) -> bytes:
     return b"\x00" + struct.pack(">I", len(message)) + message
 
 
-def run_h2load(
-    target: str, method: str, message: bytes, connections: int, seconds: float, work: Path
-) -> LoadResult:
-    """Unary gRPC calls (one stream per connection at a time) with h2load; percentiles from its log."""
-    payload = work / "h2load-payload.bin"
-    payload.write_bytes(grpc_frame(message))
+def _h2load(url: str, headers: list[str], payload: bytes, connections: int, seconds: float, work: Path,
+            h1: bool) -> LoadResult:  # fmt: skip
+    """Requests (one at a time per connection) with h2load; exact percentiles from its per-request log."""
+    body = work / f"h2load-{'h1' if h1 else 'h2'}-payload.bin"
+    body.write_bytes(payload)
     log = work / f"h2load-{connections}.log"
     log.unlink(missing_ok=True)  # h2load appends to an existing log
-    argv = [require_tool("h2load"), f"--duration={seconds:g}", "--warm-up-time=1", f"-c{connections}", "-m1",
-            "-t1", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", str(payload),
-            f"--log-file={log}", f"http://{target}{method}"]  # fmt: skip
+    threads = 2 if connections > 1 else 1
+    tool = "h2load --h1" if h1 else "h2load"
+    flags = [*(["--h1"] if h1 else []), f"--duration={seconds:g}", "--warm-up-time=1", f"-c{connections}",
+             "-m1", f"-t{threads}", *(a for h in headers for a in ("-H", h))]  # fmt: skip
+    argv = [require_tool("h2load"), *flags, "-d", str(body), f"--log-file={log}", url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
     rows = np.loadtxt(log, dtype=np.int64, ndmin=2) if log.stat().st_size else np.zeros((0, 3), np.int64)
     ok = rows[:, 1] == 200 if len(rows) else np.zeros(0, bool)
@@ -149,7 +152,41 @@ def run_h2load(
         raise RuntimeError(f"could not parse h2load output:\n{done.stdout}")
     failures = int(len(rows) - ok.sum()) + (sum(int(g) for g in failed.groups()) if failed else 0)
     return LoadResult(
-        "h2load", connections, seconds, int(ok.sum()), failures, float(rate.group(1)),
+        tool, connections, seconds, int(ok.sum()), failures, float(rate.group(1)),
         float(np.percentile(latencies_ms, 50)) if len(latencies_ms) else float("nan"),
         float(np.percentile(latencies_ms, 99)) if len(latencies_ms) else float("nan"),
     )  # fmt: skip
+
+
+def run_h2load(
+    target: str, method: str, message: bytes, connections: int, seconds: float, work: Path
+) -> LoadResult:
+    """Unary gRPC calls (one stream per connection at a time) with h2load."""
+    headers = ["content-type: application/grpc", "te: trailers"]
+    return _h2load(
+        f"http://{target}{method}", headers, grpc_frame(message), connections, seconds, work, False
+    )
+
+
+def run_h2load_rest(url: str, body: bytes, connections: int, seconds: float, work: Path) -> LoadResult:
+    """POST `body` to `url` over HTTP/1.1 keep-alive connections with h2load --h1: the same tool, per-request
+    log and percentiles as the gRPC runs (wrk's own tail at 128 connections is not the server's; see
+    `bench.serving.load_tools`)."""
+    return _h2load(url, ["content-type: application/json"], body, connections, seconds, work, h1=True)
+
+
+def run_hey(url: str, body: bytes, connections: int, seconds: float, work: Path) -> LoadResult:
+    """POST `body` with hey (Go's HTTP client): a third load generator for the cross-check."""
+    body_file = work / "hey-body.json"
+    body_file.write_bytes(body)
+    argv = [require_tool("hey"), "-z", f"{seconds:g}s", "-c", str(connections), "-m", "POST",
+            "-T", "application/json", "-D", str(body_file), url]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    cuts = {m[0]: float(m[1]) * 1000 for m in re.findall(r"(50|99)% in ([\d.]+) secs", out)}
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    if rate is None or "50" not in cuts:
+        raise RuntimeError(f"could not parse hey output:\n{out}")
+    ok = codes.get(200, 0)
+    return LoadResult("hey", connections, seconds, ok, sum(codes.values()) - ok, float(rate.group(1)),
+                      cuts["50"], cuts.get("99", float("nan")))  # fmt: skip

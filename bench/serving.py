@@ -5,13 +5,16 @@
    p50(in-process). Goals (issue 12): <= 0.30 ms REST, <= 0.55 ms gRPC. Measured back to back with the
    transport floor: the same server stacks answering without any model (bench/floor.py).
 2. Throughput, p50 and p99 at 1, 8, 32 and 128 concurrent clients for ctr (1 row per request), batching
-   off and on (serving/batching.config); REST with wrk, gRPC with h2load. Goals: batching >= 2x unbatched
-   throughput at 32 clients; p99 <= 25 ms and p99/p50 <= 5 at 32 and 128 clients.
-3. `--tfkit_workers` 1 and 2, back to back: 32-client throughput (batching on) and each worker's RSS.
+   off and on (serving/batching.config); h2load for both (REST over HTTP/1.1), exact percentiles from
+   its per-request log. Goals: batching >= 2x unbatched throughput at 32 clients; p99 <= 25 ms and
+   p99/p50 <= 5 at 32 and 128 clients. Next to them: the same REST load from wrk, hey and h2load (the
+   load-tool cross-check), and the bare stacks' floor under the same load.
+3. `--tfkit_workers` 1 and 2, back to back: 32- and 128-client throughput and tail, batching off and on,
+   and each worker's RSS; the tail goal is judged on these configurations too.
 
 The machine's load average is recorded before and after (it is shared).
 
-Load always comes from separate processes (wrk, h2load); the server is a `tfkit serve` subprocess.
+Load always comes from separate processes (wrk, h2load, hey); the server is a `tfkit serve` subprocess.
 Results go to `<out>/serving.json` and `<out>/serving.png`; `run` returns the Markdown section.
 """
 
@@ -31,12 +34,22 @@ import numpy as np
 
 from bench.flame import record
 from bench.floor import floor_servers
-from bench.load import LoadResult, failed_requests, one_row, run_h2load, run_wrk, serving
+from bench.load import (
+    LoadResult,
+    failed_requests,
+    one_row,
+    run_h2load,
+    run_h2load_rest,
+    run_hey,
+    run_wrk,
+    serving,
+)
 from bench.serving_report import markdown, plot, tail
 from bench.workers import worker_sweep
 from serving.launcher import LiveServer
 
 CONCURRENCY = (1, 8, 32, 128)
+TAIL_LOAD = (32, 128)  # the tail goal's client counts
 SEQUENTIAL_SECONDS = 5.0
 SWEEP_SECONDS = 8.0
 FLAME_SECONDS = 5.0
@@ -154,9 +167,11 @@ class CtrLoad:
         inputs = one_row("ctr", artifacts)
         self.body, self.message, self.work = _rest_body(inputs), _grpc_message("ctr", inputs), work
 
+    def url(self, server: LiveServer) -> str:
+        return f"http://127.0.0.1:{server.rest_port}/v1/models/ctr:predict"
+
     def rest(self, server: LiveServer, clients: int, seconds: float) -> LoadResult:
-        url = f"http://127.0.0.1:{server.rest_port}/v1/models/ctr:predict"
-        return run_wrk(url, self.body, clients, seconds, self.work)
+        return run_h2load_rest(self.url(server), self.body, clients, seconds, self.work)
 
     def grpc(self, server: LiveServer, clients: int, seconds: float) -> LoadResult:
         return _grpc_load(server, self.message, clients, seconds, self.work)
@@ -169,6 +184,33 @@ def _sweep(load: CtrLoad, server: LiveServer) -> dict[str, list[dict[str, Any]]]
         rest.append(load.rest(server, clients, SWEEP_SECONDS))
         grpc.append(load.grpc(server, clients, SWEEP_SECONDS))
     return {"rest": [r.as_dict() for r in rest], "grpc": [g.as_dict() for g in grpc]}
+
+
+def load_tools(load: CtrLoad, server: LiveServer, clients: int = 128) -> dict[str, Any]:
+    """The same REST load from three generators (wrk, hey, h2load --h1), back to back on one server.
+
+    On this machine wrk reports a p99 of ~1-3 s at 128 connections, and a mean above clients/throughput
+    (Little's law bounds the mean latency of a closed loop), while hey and h2load agree on a p99 of
+    ~80-95 ms: the sweep uses h2load, and this table shows the disagreement each run."""
+    url = load.url(server)
+    runs = (run_wrk, run_hey, run_h2load_rest)
+    return {
+        r.tool: r.as_dict() for r in (run(url, load.body, clients, SWEEP_SECONDS, load.work) for run in runs)
+    }
+
+
+def floor_load(load: CtrLoad) -> dict[str, list[dict[str, Any]]]:
+    """The bare stacks (bench/floor.py: no model, no kit code) under the sweep's load at 32 and 128 clients:
+    the throughput and tail one process of uvicorn+httptools / grpc.aio reaches on this machine."""
+    out: dict[str, list[dict[str, Any]]] = {"rest": [], "grpc": []}
+    with floor_servers() as (rest_port, grpc_port):
+        for clients in TAIL_LOAD:
+            url = f"http://127.0.0.1:{rest_port}/v1/models/ctr:predict"
+            out["rest"].append(run_h2load_rest(url, load.body, clients, SWEEP_SECONDS, load.work).as_dict())
+            target = f"127.0.0.1:{grpc_port}"
+            grpc = run_h2load(target, PREDICT_METHOD, load.message, clients, SWEEP_SECONDS, load.work)
+            out["grpc"].append(grpc.as_dict())
+    return out
 
 
 def run(artifacts: Path, out_dir: Path) -> str:
@@ -187,10 +229,12 @@ def run(artifacts: Path, out_dir: Path) -> str:
                 call = functools.partial(getattr(load, transport), server, 1, FLAME_SECONDS)
                 record(server, call, FLAME_SECONDS, out_dir / f"serving_flame_{transport}.svg")
             results["throughput"]["unbatched"] = _sweep(load, server)
+            results["load_tools"] = load_tools(load, server)
+        results["floor_load"] = floor_load(load)
         batching = ("--enable_batching=true", "--batching_parameters_file=serving/batching.config")
         with serving(artifacts, *batching, models=("ctr",)) as server:
             results["throughput"]["batched"] = _sweep(load, server)
-        results["workers"] = worker_sweep(artifacts, (32, 128), SWEEP_SECONDS, load.rest, load.grpc)
+        results["workers"] = worker_sweep(artifacts, TAIL_LOAD, SWEEP_SECONDS, load.rest, load.grpc)
     results["load_average"]["end"] = os.getloadavg()
     results["tail"] = tail(results)
     index = CONCURRENCY.index(32)

@@ -115,7 +115,7 @@ SOAK_SECONDS ?= 600
 soak: install ## soak: SOAK_SECONDS (600) of mixed REST/gRPC at 70% of max, new versions, reloads -> bench/results/soak.*
 	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) -m bench.soak --out bench/results
 
-bench-scale: install ## Spark local[2] vs tfkit data import (100k, 1M rows); 1 vs 2 training workers -> bench/results/scale.*
+bench-scale: install ## Spark local[1], local[2] vs tfkit data import (100k, 1M rows); 1 vs 2 training workers -> bench/results/scale.*
 	$(PY) -m bench.scale --out bench/results
 
 demo: install ## browser demo on localhost (TF.js bundle + tfkit serve with CORS)

@@ -129,14 +129,11 @@ print(json.dumps({k: round(v, 2) for k, v in floor.items()}))
 def _spark_floor(logs: Path) -> dict[str, float]:
     """What Spark itself costs on these rows, with no kit code: session start, the first Python task
     (worker start), every row to Python and back through Arrow (an identity mapInArrow), one shuffle."""
-    done = subprocess.run(
-        [sys.executable, "-c", _FLOOR, str(logs)],
-        cwd=REPO,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    argv = [sys.executable, "-c", _FLOOR, str(logs)]
+    env = {**ENV, "PYSPARK_PYTHON": sys.executable}  # the workers' Python: this venv, not PATH's python3
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the Spark floor run failed ({done.returncode}):\n{done.stderr[-2000:]}")
     floor: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return floor
 

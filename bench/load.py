@@ -14,7 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,34 @@ class LoadResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def by_clients(
+    load: Callable[[LiveServer, int, float], LoadResult], server: LiveServer, seconds: float
+) -> Callable[[int], LoadResult]:
+    """`load` on `server` for `seconds`, as a function of the client count."""
+
+    def run(clients: int) -> LoadResult:
+        return load(server, clients, seconds)
+
+    return run
+
+
+def repeated(
+    load: Callable[[int], LoadResult], clients: tuple[int, ...], repeats: int
+) -> list[dict[str, Any]]:
+    """`load(c)` for each client count, the counts interleaved (32, 128, 32, 128, ...) `repeats` times, so
+    that a drift of the shared machine falls on every count alike. Per count: the run with the median
+    throughput (its percentiles with it), and every run's req/s in `rps_runs`."""
+    runs: dict[int, list[LoadResult]] = {c: [] for c in clients}
+    for _ in range(repeats):
+        for c in clients:
+            runs[c].append(load(c))
+    out = []
+    for c in clients:
+        median = sorted(runs[c], key=lambda r: r.rps)[len(runs[c]) // 2]
+        out.append({**median.as_dict(), "rps_runs": [r.rps for r in runs[c]]})
+    return out
 
 
 def one_row(model: str, artifacts: Path) -> dict[str, np.ndarray]:

@@ -7,8 +7,9 @@
 2. Throughput, p50 and p99 at 1, 8, 32 and 128 concurrent clients for ctr (1 row per request), batching
    off and on (serving/batching.config); h2load for both (REST over HTTP/1.1), exact percentiles from
    its per-request log. Goals: batching >= 2x unbatched throughput at 32 clients; p99 <= 25 ms and
-   p99/p50 <= 5 at 32 and 128 clients. Next to them: the same REST load from wrk, hey and h2load (the
-   load-tool cross-check), and the bare stacks' floor under the same load.
+   p99/p50 <= 5 at 32 and 128 clients. The 32- and 128-client points run 3 times, interleaved, and the
+   median-throughput run is reported with the range. Next to them: the same REST load from wrk, hey and
+   h2load (the load-tool cross-check), and the bare stacks' floor under the same load.
 3. `--tfkit_workers` 1 and 2, back to back: 32- and 128-client throughput and tail, batching off and on,
    and each worker's RSS; the tail goal is judged on these configurations too.
 
@@ -36,8 +37,10 @@ from bench.flame import record
 from bench.floor import floor_servers
 from bench.load import (
     LoadResult,
+    by_clients,
     failed_requests,
     one_row,
+    repeated,
     run_h2load,
     run_h2load_rest,
     run_hey,
@@ -50,6 +53,7 @@ from serving.launcher import LiveServer
 
 CONCURRENCY = (1, 8, 32, 128)
 TAIL_LOAD = (32, 128)  # the tail goal's client counts
+TAIL_REPEATS = 3  # interleaved runs per tail point; the median-throughput run is reported
 SEQUENTIAL_SECONDS = 5.0
 SWEEP_SECONDS = 8.0
 FLAME_SECONDS = 5.0
@@ -177,13 +181,19 @@ class CtrLoad:
         return _grpc_load(server, self.message, clients, seconds, self.work)
 
 
+def tail_points(load: Callable[[int], LoadResult]) -> list[dict[str, Any]]:
+    """The tail goal's client counts, TAIL_REPEATS interleaved runs each (bench.load.repeated): one 8 s run
+    moves by +-10% on this shared machine, enough to flip "throughput not falling from 32 to 128"."""
+    return repeated(load, TAIL_LOAD, TAIL_REPEATS)
+
+
 def _sweep(load: CtrLoad, server: LiveServer) -> dict[str, list[dict[str, Any]]]:
-    rest: list[LoadResult] = []
-    grpc: list[LoadResult] = []
-    for clients in CONCURRENCY:
-        rest.append(load.rest(server, clients, SWEEP_SECONDS))
-        grpc.append(load.grpc(server, clients, SWEEP_SECONDS))
-    return {"rest": [r.as_dict() for r in rest], "grpc": [g.as_dict() for g in grpc]}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for transport in ("rest", "grpc"):
+        run = by_clients(getattr(load, transport), server, SWEEP_SECONDS)
+        out[transport] = [run(c).as_dict() for c in CONCURRENCY if c not in TAIL_LOAD]
+        out[transport] += tail_points(run)
+    return out
 
 
 def load_tools(load: CtrLoad, server: LiveServer, clients: int = 128) -> dict[str, Any]:
@@ -202,15 +212,14 @@ def load_tools(load: CtrLoad, server: LiveServer, clients: int = 128) -> dict[st
 def floor_load(load: CtrLoad) -> dict[str, list[dict[str, Any]]]:
     """The bare stacks (bench/floor.py: no model, no kit code) under the sweep's load at 32 and 128 clients:
     the throughput and tail one process of uvicorn+httptools / grpc.aio reaches on this machine."""
-    out: dict[str, list[dict[str, Any]]] = {"rest": [], "grpc": []}
     with floor_servers() as (rest_port, grpc_port):
-        for clients in TAIL_LOAD:
-            url = f"http://127.0.0.1:{rest_port}/v1/models/ctr:predict"
-            out["rest"].append(run_h2load_rest(url, load.body, clients, SWEEP_SECONDS, load.work).as_dict())
-            target = f"127.0.0.1:{grpc_port}"
-            grpc = run_h2load(target, PREDICT_METHOD, load.message, clients, SWEEP_SECONDS, load.work)
-            out["grpc"].append(grpc.as_dict())
-    return out
+        url, target = f"http://127.0.0.1:{rest_port}/v1/models/ctr:predict", f"127.0.0.1:{grpc_port}"
+        return {
+            "rest": tail_points(lambda c: run_h2load_rest(url, load.body, c, SWEEP_SECONDS, load.work)),
+            "grpc": tail_points(
+                lambda c: run_h2load(target, PREDICT_METHOD, load.message, c, SWEEP_SECONDS, load.work)
+            ),
+        }
 
 
 def run(artifacts: Path, out_dir: Path) -> str:
@@ -219,6 +228,7 @@ def run(artifacts: Path, out_dir: Path) -> str:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": {"start": os.getloadavg()},
+                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "throughput": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="tfkit-bench-") as tmp:
         work = Path(tmp)
@@ -234,7 +244,7 @@ def run(artifacts: Path, out_dir: Path) -> str:
         batching = ("--enable_batching=true", "--batching_parameters_file=serving/batching.config")
         with serving(artifacts, *batching, models=("ctr",)) as server:
             results["throughput"]["batched"] = _sweep(load, server)
-        results["workers"] = worker_sweep(artifacts, TAIL_LOAD, SWEEP_SECONDS, load.rest, load.grpc)
+        results["workers"] = worker_sweep(artifacts, tail_points, SWEEP_SECONDS, load.rest, load.grpc)
     results["load_average"]["end"] = os.getloadavg()
     results["tail"] = tail(results)
     index = CONCURRENCY.index(32)

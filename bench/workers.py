@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.load import LoadResult, serving
+from bench.load import LoadResult, by_clients, serving
 from serving.launcher import LiveServer
 
 WORKER_COUNTS = (1, 2)
@@ -56,12 +56,13 @@ def wait_workers(server: LiveServer, count: int, timeout: float = 300.0) -> None
 
 def worker_sweep(
     artifacts: Path,
-    clients: tuple[int, ...],
+    points: Callable[[Callable[[int], LoadResult]], list[dict[str, Any]]],
     seconds: float,
     rest_load: Callable[[LiveServer, int, float], LoadResult],
     grpc_load: Callable[[LiveServer, int, float], LoadResult],
 ) -> dict[str, Any]:
-    """{"unbatched"|"batched": {"<workers>": {"rest": [per clients], "grpc": [...], "rss_mb"}}}."""
+    """{"unbatched"|"batched": {"<workers>": {"rest": [per clients], "grpc": [...], "rss_mb"}}}; `points`
+    runs one load at the client counts (bench.serving.tail_points)."""
     results: dict[str, Any] = {}
     for mode, extra in (("unbatched", ()), ("batched", BATCHING)):
         results[mode] = {}
@@ -70,8 +71,8 @@ def worker_sweep(
                 wait_workers(server, count)
                 rss = [rss_mb(pid) for pid in worker_pids(server, count)]
                 results[mode][str(count)] = {
-                    "rest": [rest_load(server, c, seconds).as_dict() for c in clients],
-                    "grpc": [grpc_load(server, c, seconds).as_dict() for c in clients],
+                    "rest": points(by_clients(rest_load, server, seconds)),
+                    "grpc": points(by_clients(grpc_load, server, seconds)),
                     "rss_mb": rss,
                 }
     return results

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.serving_report import _floor_load, _load_tools, tail
+from bench.load import LoadResult, repeated
+from bench.serving_report import _cell, _floor_load, _load_tools, tail
 
 
 def _run(clients: int, rps: float, p50: float, p99: float, tool: str = "h2load --h1") -> dict[str, Any]:
@@ -61,3 +62,34 @@ def test_report_shows_the_load_tools_and_the_floor_under_load() -> None:
     floor = "\n".join(_floor_load(results))
     assert "| GRPC | 9900 / 3.3 / 5.3 | 9400 / 12.4 / 21.3 |" in floor
     assert _load_tools({}) == [] and _floor_load({}) == []  # results of an older run: no section
+
+
+def test_repeated_interleaves_the_counts_and_reports_the_median_run() -> None:
+    calls: list[int] = []
+    rates = iter([3000, 2400, 2600, 2500, 2800, 2450])  # 32, 128, 32, 128, 32, 128
+
+    def load(clients: int) -> LoadResult:
+        calls.append(clients)
+        rps = float(next(rates))
+        return LoadResult("h2load", clients, 8.0, int(rps * 8), 0, rps, clients / rps * 1000, 2 * clients)
+
+    points = repeated(load, (32, 128), 3)
+    assert calls == [32, 128, 32, 128, 32, 128]
+    assert [p["rps"] for p in points] == [2800, 2450]  # the median run of each count, not a mean
+    assert points[1]["rps_runs"] == [2400, 2500, 2450]
+    assert _cell(points[1]) == "2450 (2400-2500) / 52.2 / 256.0"
+    assert _cell(_run(8, 2000, 3.0, 6.0)) == "2000 / 3.0 / 6.0"  # a single run: no range
+
+
+def test_a_fall_must_leave_the_low_counts_own_range() -> None:
+    def judged(low_runs: list[float], high: float) -> bool:
+        rows = [
+            {**_run(32, sorted(low_runs)[1], 9, 17), "rps_runs": low_runs},
+            {**_run(128, high, 38, 60), "rps_runs": [high]},
+        ]
+        verdict = tail({"throughput": {"batched": {"grpc": rows}}})["batched/grpc"]
+        return bool(verdict["throughput_not_falling"])
+
+    assert judged([3387, 2985, 3437], 3163)  # 7% below the median, inside the 32-client range: noise
+    assert not judged([3387, 3300, 3437], 3163)  # below every 32-client run and 5% below: a fall
+    assert judged([3387, 2000, 3437], 3250)  # within 5%

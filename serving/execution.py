@@ -113,10 +113,11 @@ class Execution:
         if cached is None or cached[0] is not servable:
             cached = (servable, _read_params(servable.path))
             self._params[slot] = cached
+            self._forget_unserved()
         return cached[1]
 
     def _batcher(self, servable: Servable, signature: str, run: RunFn) -> Batcher | None:
-        """The queue of (model, version, signature); queues of versions no longer served are dropped."""
+        """The queue of (model, version, signature)."""
         settings = self._settings_for(servable)
         if settings is None or self._scheduler is None:
             return None
@@ -126,12 +127,19 @@ class Execution:
             return cached[1]
         batcher = self._scheduler.batcher(servable.name, run, settings)
         self._batchers[slot] = (servable, batcher)
-        for other, (owner, stale) in list(self._batchers.items()):
-            if not self._is_serving(owner):
-                del self._batchers[other]
-                self._params.pop((owner.name, owner.version), None)
-                asyncio.get_running_loop().create_task(stale.close())
+        self._forget_unserved()
         return batcher
+
+    def _forget_unserved(self) -> None:
+        """Drop the caches of versions no longer served (their batch queues drain, then stop), so that
+        nothing here keeps an unloaded servable alive; runs on the loop when a new version is first seen."""
+        for key, (owner, _) in list(self._params.items()):
+            if not self._is_serving(owner):
+                del self._params[key]
+        for slot, (owner, stale) in list(self._batchers.items()):
+            if not self._is_serving(owner):
+                del self._batchers[slot]
+                asyncio.get_running_loop().create_task(stale.close())
 
     async def close(self) -> None:
         """Drain and stop every batch queue."""

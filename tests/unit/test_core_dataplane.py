@@ -5,16 +5,19 @@ config-file polling."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from serving.core import StartupError, start_core
-from serving.dataplane import INTERNAL_TEXT
+from serving.core import Core, StartupError, start_core
+from serving.dataplane import INTERNAL_TEXT, DataPlane
 from serving.settings import BatchingSettings, ServerSettings
 from serving.status import DeadlineExceeded, Internal, InvalidArgument, NotFound
 from serving.types import (
@@ -217,14 +220,29 @@ def test_batching_covers_classify_and_regress(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_per_model_batching_parameters(tmp_path: Path) -> None:
-    """bundle_factory_util.cc GetPerModelBatchingParams: with per-model parameters on, a version with
-    batching_params.pbtxt is batched with them; a version without one is not batched at all."""
+@contextlib.asynccontextmanager
+async def per_model_dataplane(settings: ServerSettings) -> AsyncIterator[tuple[Core, DataPlane]]:
+    """A started core and a DataPlane with per-model batching parameters on; everything stopped after."""
     from concurrent.futures import ThreadPoolExecutor
 
     from serving.batching import BatchScheduler
-    from serving.dataplane import DataPlane
 
+    core = await start_core(settings)
+    executor = ThreadPoolExecutor(2)
+    scheduler = BatchScheduler(BatchingSettings(num_batch_threads=1), core.metrics)
+    dp = DataPlane(core.manager, executor, scheduler, core.metrics, per_model_batching=True)
+    try:
+        yield core, dp
+    finally:
+        await dp.close()
+        scheduler.shutdown()
+        executor.shutdown()
+        await core.shutdown()
+
+
+def test_per_model_batching_parameters(tmp_path: Path) -> None:
+    """bundle_factory_util.cc GetPerModelBatchingParams: with per-model parameters on, a version with
+    batching_params.pbtxt is batched with them; a version without one is not batched at all."""
     add_version(tmp_path / "half", 1)
     add_version(tmp_path / "plain", 1)
     (tmp_path / "half" / "1" / "batching_params.pbtxt").write_text("max_batch_size { value: 4 }\n")
@@ -233,11 +251,7 @@ def test_per_model_batching_parameters(tmp_path: Path) -> None:
         settings = settings_for(
             ModelConfig("half", str(tmp_path / "half")), ModelConfig("plain", str(tmp_path / "plain"))
         )
-        core = await start_core(settings)
-        executor = ThreadPoolExecutor(2)
-        scheduler = BatchScheduler(BatchingSettings(num_batch_threads=1), core.metrics)
-        dp = DataPlane(core.manager, executor, scheduler, core.metrics, per_model_batching=True)
-        try:
+        async with per_model_dataplane(settings) as (core, dp):
             with pytest.raises(
                 InvalidArgument, match=r"^Task size 5 is larger than maximum input batch size 4$"
             ):
@@ -245,11 +259,37 @@ def test_per_model_batching_parameters(tmp_path: Path) -> None:
             out = await dp.predict(PredictRequest(ModelSpec("plain"), {"x": np.ones(5, np.float32)}), CTX)
             np.testing.assert_allclose(out.outputs["y"], [2.5] * 5)
             assert ":wrapped_run_count{} " not in core.metrics.render().decode()
-        finally:
-            await dp.close()
-            scheduler.shutdown()
-            executor.shutdown()
-            await core.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_replaced_versions_are_freed_with_per_model_batching(tmp_path: Path) -> None:
+    """core/basic_manager.cc BasicManager::ExecuteUnload frees an unloaded version; the kit's execution
+    caches (per-version batching parameters, batch queues) must not keep it alive either, also when the
+    batched version 1 is replaced by an unbatched version 2 (no batching_params.pbtxt)."""
+    add_version(tmp_path / "half", 1)
+    add_version(tmp_path / "batched", 1)
+    (tmp_path / "batched" / "1" / "batching_params.pbtxt").write_text("max_batch_size { value: 4 }\n")
+
+    async def scenario() -> None:
+        names = ("half", "batched")
+        settings = settings_for(*(ModelConfig(n, str(tmp_path / n)) for n in names))
+        async with per_model_dataplane(settings) as (core, dp):
+            first = {}
+            for name in names:
+                await dp.predict(PredictRequest(ModelSpec(name), {"x": X}), CTX)
+                first[name] = weakref.ref(core.manager.resolve(ModelSpec(name)))
+                add_version(tmp_path / name, 2, offset=3.0)
+            deadline = time.monotonic() + 60
+            while any(_version(dp, name) != 2 for name in names):
+                assert time.monotonic() < deadline, "version 2 never became AVAILABLE"
+                await asyncio.sleep(0.05)
+            for name in names:
+                out = await dp.predict(PredictRequest(ModelSpec(name), {"x": X}), CTX)
+                np.testing.assert_allclose(out.outputs["y"], [3.5, 4.0, 5.5])
+            await asyncio.sleep(0)  # the stale batch queue's close task runs
+            gc.collect()
+            assert {name: ref() for name, ref in first.items()} == {"half": None, "batched": None}
 
     asyncio.run(scenario())
 

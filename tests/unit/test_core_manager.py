@@ -3,9 +3,11 @@ transitions, failed versions, config reload."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -113,6 +115,42 @@ def test_hot_add_is_availability_preserving(
     assert failures == []
     np.testing.assert_allclose(manager.resolve(ModelSpec("half")).predict("", {"x": X})["y"], [3.5, 4.0, 5.5])
     assert [s.version for s in manager.status("half")] == [2, 1]  # descending, END kept
+
+
+def test_replaced_version_is_freed(tmp_path: Path, make_manager: Callable[..., ModelManager]) -> None:
+    """core/basic_manager.cc BasicManager::ExecuteUnload: once a version is END its harness has unloaded
+    the servable, so nothing keeps the model's graph and variables; each rollout frees the version it
+    replaces (the kit once kept every version ever loaded: ~1.2 MiB more RSS per linear version)."""
+    base = tmp_path / "half"
+    add_version(base, 1)
+    manager = make_manager()
+    manager.start([config(base)])
+    first = weakref.ref(manager.resolve(ModelSpec("half")))
+    add_version(base, 2, offset=3.0)
+    wait_until(lambda: states(manager, "half") == {2: State.AVAILABLE, 1: State.END})
+    gc.collect()
+    assert first() is None
+    assert manager.resolve(ModelSpec("half")).version == 2
+
+
+def test_unload_collects_the_version_in_a_frozen_heap(
+    tmp_path: Path, make_manager: Callable[..., ModelManager]
+) -> None:
+    """As a server runs (serving.server freezes the module heap before loading): the manager's collection
+    at unload frees the replaced version, with no collection of the test's own."""
+    base = tmp_path / "half"
+    add_version(base, 1)
+    gc.collect()
+    gc.freeze()
+    try:
+        manager = make_manager()
+        manager.start([config(base)])
+        first = weakref.ref(manager.resolve(ModelSpec("half")))
+        add_version(base, 2, offset=3.0)
+        wait_until(lambda: states(manager, "half") == {2: State.AVAILABLE, 1: State.END})
+        assert first() is None
+    finally:
+        gc.unfreeze()
 
 
 def test_corrupt_version_never_replaces_serving_one(

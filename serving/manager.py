@@ -68,8 +68,9 @@ class _Model:
     removed: bool = False
     scheduled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    settled: list[_Version] = field(default_factory=list)  # AVAILABLE / END transitions, in order
-    settled_versions: list[int] = field(default_factory=list)
+    # AVAILABLE / END transitions in order, as (version, state and error): never the servable, which would
+    # then outlive its unload.
+    settled: list[tuple[int, _Version]] = field(default_factory=list)
 
 
 LOAD_INTERNAL_TEXT = "Internal error while loading the model; see the server log"
@@ -243,9 +244,7 @@ class ModelManager:
         version of a model is END. An empty base path keeps the wait going, as upstream."""
 
         def first(model: _Model, mark: int) -> tuple[int, _Version] | None:
-            if len(model.settled) > mark:
-                return model.settled_versions[mark], model.settled[mark]
-            return None
+            return model.settled[mark] if len(model.settled) > mark else None
 
         with self._changed:
             while not all(first(m, mark) is not None or m.removed for m, mark in awaited):
@@ -301,10 +300,7 @@ class ModelManager:
         with self._changed:
             model.versions[version] = record
             if record.state in (State.AVAILABLE, State.END):
-                # The startup wait reads only state and error: keeping `record` would keep its servable
-                # (graph, session, variables) alive after the version is unloaded.
-                model.settled.append(_Version(record.state, error=record.error))
-                model.settled_versions.append(version)
+                model.settled.append((version, _Version(record.state, error=record.error)))
             available = {
                 v: rec.servable
                 for v, rec in model.versions.items()
